@@ -1,0 +1,49 @@
+"""Who may see what. Every queryset of incidents that reaches a user starts here."""
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+
+from grid.models import AdminArea, Incident, Role, User
+
+# Roles whose scope is a set of administrative areas (and everything below them).
+AREA_ROLES = {Role.DISPATCHER, Role.ADMINISTRATOR, Role.AUDITOR}
+# Roles that may change data in their scope (auditors only read).
+WRITE_ROLES = {Role.GRID_WORKER, Role.DISPATCHER, Role.ADMINISTRATOR}
+
+
+def _area_q(areas: list[AdminArea], *, prefix: str = "") -> Q:
+    """Rows whose derived community/street/county (or grid's community) lies in one of `areas`."""
+    q = Q(pk__in=[])
+    for level, field in ((AdminArea.Level.COMMUNITY, "community"), (AdminArea.Level.STREET, "street"),
+                         (AdminArea.Level.COUNTY, "county")):
+        ids = [a.pk for a in areas if a.level == level]
+        if ids:
+            q |= Q(**{f"{prefix}{field}_id__in": ids})
+    # Provinces and cities: everything whose county lies under them.
+    higher = [a.pk for a in areas if a.level < AdminArea.Level.COUNTY]
+    if higher:
+        q |= Q(**{f"{prefix}county__parent_id__in": higher}) | Q(**{f"{prefix}county__parent__parent_id__in": higher})
+    return q
+
+
+def incidents_for(user: User | AnonymousUser, queryset: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
+    """The incidents `user` may see: the one scoping function for incidents.
+
+    Anonymous users see none; grid workers their grids' and their own reports; dispatchers,
+    administrators and auditors their areas'; gig workers and residents only what they reported.
+    """
+    qs = Incident.objects.all() if queryset is None else queryset
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    own = Q(reporter_id=user.pk)
+    if user.role == Role.GRID_WORKER:
+        return qs.filter(own | Q(grid__in=user.grids.all()))
+    if user.role in AREA_ROLES:
+        return qs.filter(own | _area_q(list(user.areas.all())))
+    return qs.filter(own)
+
+
+def may_write(user: User | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_active and (user.is_superuser or user.role in WRITE_ROLES))

@@ -1,0 +1,79 @@
+"""Input fields shared by the geo endpoints: a point given as lon/lat or GeoJSON, in WGS 84, GCJ-02 or BD-09."""
+
+import json
+
+from django.contrib.gis.geos import Point
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from grid.crs import CRS, to_wgs84
+
+
+class PointQuerySerializer(serializers.Serializer):
+    """`lon`, `lat` and `crs` of a query string; validated_data["point"] is the WGS 84 point."""
+
+    lon = serializers.FloatField(min_value=-180, max_value=180, help_text=_("longitude"))
+    lat = serializers.FloatField(min_value=-90, max_value=90, help_text=_("latitude"))
+    crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value,
+                                  help_text=_("the coordinate system of lon/lat: wgs84, gcj02 (Amap, Tencent, "
+                                              "WeChat) or bd09 (Baidu)"))
+
+    def validate(self, attrs):
+        lon, lat = to_wgs84(attrs["lon"], attrs["lat"], attrs["crs"])
+        attrs["point"] = Point(lon, lat, srid=4326)
+        return attrs
+
+
+class GeoJSONPointField(serializers.Field):
+    """A GeoJSON Point geometry (object or string) in longitude, latitude order."""
+
+    default_error_messages = {
+        "invalid": _("Expected a GeoJSON Point, e.g. {\"type\": \"Point\", \"coordinates\": [lon, lat]}."),
+        "range": _("Longitude must be within ±180 and latitude within ±90."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, dict) or data.get("type") != "Point":
+            self.fail("invalid")
+        coords = data.get("coordinates")
+        if (not isinstance(coords, list) or len(coords) not in (2, 3)
+                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)):
+            self.fail("invalid")
+        lon, lat = float(coords[0]), float(coords[1])
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # also false for NaN
+            self.fail("range")
+        # Built here, not parsed by GDAL: a client's GeoJSON "crs" member never reaches it.
+        return Point(lon, lat, srid=4326)
+
+    def to_representation(self, value):
+        return json.loads(value.geojson)
+
+
+class LocatedInputSerializer(serializers.Serializer):
+    """A body with either lon + lat or a GeoJSON `location`, and its `crs`."""
+
+    lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    location = GeoJSONPointField(required=False)
+    crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
+
+    def validate(self, attrs):
+        has_lon, has_lat = "lon" in attrs, "lat" in attrs
+        if "location" in attrs:
+            if has_lon or has_lat:
+                raise serializers.ValidationError({"location": _("Give either location or lon/lat, not both.")})
+            lon, lat = attrs.pop("location").coords
+        elif has_lon and has_lat:
+            lon, lat = attrs.pop("lon"), attrs.pop("lat")
+        else:
+            missing = [name for name, present in (("lon", has_lon), ("lat", has_lat)) if not present]
+            raise serializers.ValidationError({name: _("This field is required (or give a GeoJSON location).")
+                                               for name in missing})
+        lon, lat = to_wgs84(lon, lat, attrs.pop("crs"))
+        attrs["location"] = Point(lon, lat, srid=4326)
+        return attrs

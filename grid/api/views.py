@@ -1,0 +1,173 @@
+"""Thin views over grid's services and selectors."""
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.filters import InBBoxFilter
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from grid.access import incidents_for
+from grid.api.errors import Conflict
+from grid.api.params import LocatedInputSerializer, PointQuerySerializer
+from grid.api.serializers import (AreaFeatureSerializer, AreaRefSerializer, CategorySerializer,
+                                  GridFeatureSerializer, GridRefSerializer, IncidentFeatureSerializer)
+from grid.models import AdminArea, Category, Grid, Incident, Role, Station
+from grid.selectors import categories_active, placement_of, stations_nearest_geojson
+from grid.services import ClientUUIDConflict, incident_report
+
+
+class Pagination(GeoJsonPagination):
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 5000
+
+
+class StationNearestApi(APIView):
+    """The nearest stations to a point, by true (geodesic) distance. Open to anonymous gig workers."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []  # public: skip session and token look-ups on this hot path
+
+    class InputSerializer(PointQuerySerializer):
+        limit = serializers.IntegerField(min_value=1, max_value=50, default=5)
+        kind = serializers.ChoiceField(choices=Station.Kind.choices, required=False)
+        amenity = serializers.ListField(child=serializers.ChoiceField(choices=Station.Amenity.choices),
+                                        required=False, help_text=_("repeat or comma-separate; all must be present"))
+        open_now = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        params = request.query_params.copy()
+        if "amenity" in params:
+            params.setlist("amenity", [a for v in params.getlist("amenity") for a in v.split(",") if a])
+        data = self.InputSerializer(data=params)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        text = stations_nearest_geojson(
+            lon=v["point"].x, lat=v["point"].y, limit=v["limit"], kind=v.get("kind"),
+            amenities=v.get("amenity"), open_at=timezone.now() if v["open_now"] else None)
+        return HttpResponse(text, content_type="application/json")
+
+
+class AreaLocateApi(APIView):
+    """The grid, community, street/town and county that contain a point."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(parameters=[PointQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        data = PointQuerySerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        point = data.validated_data["point"]
+        placement = placement_of(point=point)
+        if placement.grid is None:
+            raise NotFound(_("No grid contains this point."))
+        return Response({
+            "location": {"type": "Point", "coordinates": [round(point.x, 7), round(point.y, 7)]},
+            "grid": GridRefSerializer(placement.grid).data,
+            "community": AreaRefSerializer(placement.community).data if placement.community else None,
+            "street": AreaRefSerializer(placement.street).data if placement.street else None,
+            "county": AreaRefSerializer(placement.county).data if placement.county else None,
+        })
+
+
+class AreaFilter(filters.FilterSet):
+    level = filters.ChoiceFilter(method="filter_level", choices=[
+        (name.lower(), name.lower()) for name in AdminArea.Level.names] + [
+        (str(value), str(value)) for value in AdminArea.Level.values])
+    parent = filters.CharFilter(field_name="parent__code")
+
+    class Meta:
+        model = AdminArea
+        fields = ["level", "parent"]
+
+    def filter_level(self, queryset, name, value):
+        level = int(value) if value.isdigit() else AdminArea.Level[value.upper()].value
+        return queryset.filter(level=level)
+
+
+class AreaListApi(generics.ListAPIView):
+    """Administrative boundaries (public), filtered by level (county, street, community…) and bbox."""
+
+    permission_classes = [permissions.AllowAny]
+    queryset = AdminArea.objects.select_related("parent").order_by("code")
+    serializer_class = AreaFeatureSerializer
+    filter_backends = [filters.DjangoFilterBackend, InBBoxFilter]
+    filterset_class = AreaFilter
+    bbox_filter_field = "boundary"
+    bbox_filter_include_overlapping = True
+    pagination_class = Pagination
+
+
+class GridListApi(generics.ListAPIView):
+    """Grid boundaries (public), optionally within a bbox (in_bbox=min_lon,min_lat,max_lon,max_lat)."""
+
+    permission_classes = [permissions.AllowAny]
+    queryset = Grid.objects.select_related("community").order_by("code")
+    serializer_class = GridFeatureSerializer
+    filter_backends = [filters.DjangoFilterBackend, InBBoxFilter]
+    filterset_fields = {"community__code": ["exact"]}
+    bbox_filter_field = "boundary"
+    bbox_filter_include_overlapping = True
+    pagination_class = Pagination
+
+
+class IncidentFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Incident.Status.choices)
+    category = filters.ModelChoiceFilter(queryset=Category.objects.all(), to_field_name="code")
+
+    class Meta:
+        model = Incident
+        fields = ["status", "category"]
+
+
+class IncidentsApi(generics.ListAPIView):
+    """GET: the incidents in the caller's scope. POST: report one (idempotent by client_uuid)."""
+
+    serializer_class = IncidentFeatureSerializer
+    filter_backends = [filters.DjangoFilterBackend, InBBoxFilter]
+    filterset_class = IncidentFilter
+    bbox_filter_field = "location"
+    pagination_class = Pagination
+
+    class InputSerializer(LocatedInputSerializer):
+        category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.filter(active=True))
+        note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+        client_uuid = serializers.UUIDField()
+
+    def get_queryset(self):
+        return incidents_for(self.request.user).select_related(
+            "category", "grid", "community", "street", "county", "reporter")
+
+    @extend_schema(request=InputSerializer, responses={201: IncidentFeatureSerializer,
+                                                       200: IncidentFeatureSerializer})
+    def post(self, request):
+        if request.user.role == Role.AUDITOR and not request.user.is_superuser:
+            raise PermissionDenied(_("Auditors read; they do not report."))
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            incident, created = incident_report(reporter=request.user, **data.validated_data)
+        except ClientUUIDConflict:
+            raise Conflict({"client_uuid": [_("This client_uuid belongs to another account's report.")]})
+        incident = self.get_queryset().get(pk=incident.pk)
+        return Response(IncidentFeatureSerializer(incident).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CategoryListApi(APIView):
+    """Active incident categories: [{"code", "name", …}]."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: CategorySerializer(many=True)})
+    def get(self, request):
+        return Response(CategorySerializer(categories_active(), many=True).data)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Make this machine ready for Gridline: system packages, running PostgreSQL/PostGIS and Redis,
+# the database role, and a .venv with the project installed. Idempotent: every step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts postgresql-contrib
+              gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server python3-venv curl)
+# Optional extras asked for by the caller (e.g. BOOTSTRAP_EXTRA="chromium chromium-driver" for browser tests).
+read -r -a EXTRA <<<"${BOOTSTRAP_EXTRA:-}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}" "${EXTRA[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# PostgreSQL: the Debian cluster 15/main, started if it is not running.
+if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 *main'; then
+  say "creating PostgreSQL cluster 15/main"
+  as_root pg_createcluster 15 main >/dev/null
+fi
+if ! pg_lsclusters -h | awk '$1==15 && $2=="main" {print $4}' | grep -q online; then
+  say "starting PostgreSQL 15/main"
+  as_root pg_ctlcluster 15 main start
+fi
+for _ in $(seq 1 30); do pg_isready -q -h localhost && break; sleep 0.5; done
+
+# Redis: the broker and cache.
+if ! redis-cli -u "${REDIS_URL:-redis://localhost:6379/0}" ping >/dev/null 2>&1; then
+  say "starting Redis"
+  redis-server --daemonize yes --save '' --appendonly no >/dev/null
+  for _ in $(seq 1 20); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.25; done
+fi
+
+# The database role and database named by DATABASE_URL (default postgis://gridline:gridline@localhost:5432/gridline).
+# The role is a superuser so that tests can create their database with the postgis extension.
+DB_URL="${DATABASE_URL:-postgis://gridline:gridline@localhost:5432/gridline}"
+if [[ "$DB_URL" =~ ^[a-z]+://([^:@/]+):([^@/]*)@(localhost|127\.0\.0\.1)(:[0-9]+)?/([^?]+) ]]; then
+  db_user="${BASH_REMATCH[1]}"; db_pass="${BASH_REMATCH[2]}"; db_name="${BASH_REMATCH[5]}"
+  psql_su() { as_root su postgres -c "psql -qAt -v ON_ERROR_STOP=1 $(printf '%q ' "$@")"; }
+  if [ "$(psql_su -c "SELECT 1 FROM pg_roles WHERE rolname='${db_user}'")" != 1 ]; then
+    say "creating database role ${db_user}"
+    psql_su -c "CREATE ROLE \"${db_user}\" LOGIN SUPERUSER PASSWORD '${db_pass}'"
+  fi
+  if [ "$(psql_su -c "SELECT 1 FROM pg_database WHERE datname='${db_name}'")" != 1 ]; then
+    say "creating database ${db_name}"
+    psql_su -c "CREATE DATABASE \"${db_name}\" OWNER \"${db_user}\""
+  fi
+  psql_su -d "$db_name" -c "CREATE EXTENSION IF NOT EXISTS postgis"
+else
+  say "DATABASE_URL points elsewhere; assuming that database exists"
+fi
+
+# The virtualenv, reinstalled only when pyproject.toml changes.
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.gridline-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing Python packages"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  echo "$want" >"$stamp"
+fi
+say "ready"
