@@ -2,7 +2,7 @@
 
 GCJ-02 is WGS 84 plus a published, deterministic offset (up to ~700 m); BD-09 adds Baidu's offset on
 top of GCJ-02. Outside mainland China GCJ-02 equals WGS 84. The inverse of GCJ-02 has no closed
-form: it is solved by fixed-point iteration to well under a centimetre.
+form: it is solved by fixed-point iteration to well under a centimetre, and so is BD-09's.
 """
 
 import math
@@ -48,18 +48,22 @@ def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
     return lon + d_lon, lat + d_lat
 
 
+def _invert(forward, lon: float, lat: float, start: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Solve forward(x) = (lon, lat): the offsets vary slowly, so x ← x − (forward(x) − target) converges."""
+    x_lon, x_lat = start or (lon, lat)
+    for _ in range(30):
+        f_lon, f_lat = forward(x_lon, x_lat)
+        e_lon, e_lat = f_lon - lon, f_lat - lat
+        x_lon, x_lat = x_lon - e_lon, x_lat - e_lat
+        if abs(e_lon) < 1e-11 and abs(e_lat) < 1e-11:
+            break
+    return x_lon, x_lat
+
+
 def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
     if _outside_china(lon, lat):
         return lon, lat
-    # The offset varies slowly, so x ← x − (f(x) − target) converges in a few steps.
-    w_lon, w_lat = lon, lat
-    for _ in range(30):
-        g_lon, g_lat = wgs84_to_gcj02(w_lon, w_lat)
-        e_lon, e_lat = g_lon - lon, g_lat - lat
-        w_lon, w_lat = w_lon - e_lon, w_lat - e_lat
-        if abs(e_lon) < 1e-10 and abs(e_lat) < 1e-10:
-            break
-    return w_lon, w_lat
+    return _invert(wgs84_to_gcj02, lon, lat)
 
 
 def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
@@ -69,10 +73,11 @@ def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
 
 
 def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
+    # Baidu's published inverse is approximate (about a metre off); refine it to the exact inverse.
     x, y = lon - 0.0065, lat - 0.006
     z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _X_PI)
     theta = math.atan2(y, x) - 0.000003 * math.cos(x * _X_PI)
-    return z * math.cos(theta), z * math.sin(theta)
+    return _invert(gcj02_to_bd09, lon, lat, start=(z * math.cos(theta), z * math.sin(theta)))
 
 
 def to_wgs84(lon: float, lat: float, crs: CRS | str) -> tuple[float, float]:

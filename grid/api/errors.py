@@ -1,6 +1,6 @@
 """Every error leaves the API as JSON with a status in the 4xx range when the client caused it."""
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,8 +17,6 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
-    elif isinstance(exc, RequestDataTooBig):
-        return Response({"detail": "The request body is too large."}, status=status.HTTP_400_BAD_REQUEST)
     elif isinstance(exc, SuspiciousOperation):
         return Response({"detail": str(exc) or "Bad request."}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

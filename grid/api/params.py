@@ -1,6 +1,7 @@
 """Input fields shared by the geo endpoints: a point given as lon/lat or GeoJSON, in WGS 84, GCJ-02 or BD-09."""
 
 import json
+import math
 
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext_lazy as _
@@ -9,11 +10,23 @@ from rest_framework import serializers
 from grid.crs import CRS, to_wgs84
 
 
+class FiniteFloatField(serializers.FloatField):
+    """A float that is a real number: "nan" and "inf" parse as floats but are no coordinates."""
+
+    default_error_messages = {"finite": _("A finite number is required.")}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("finite")
+        return value
+
+
 class PointQuerySerializer(serializers.Serializer):
     """`lon`, `lat` and `crs` of a query string; validated_data["point"] is the WGS 84 point."""
 
-    lon = serializers.FloatField(min_value=-180, max_value=180, help_text=_("longitude"))
-    lat = serializers.FloatField(min_value=-90, max_value=90, help_text=_("latitude"))
+    lon = FiniteFloatField(min_value=-180, max_value=180, help_text=_("longitude"))
+    lat = FiniteFloatField(min_value=-90, max_value=90, help_text=_("latitude"))
     crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value,
                                   help_text=_("the coordinate system of lon/lat: wgs84, gcj02 (Amap, Tencent, "
                                               "WeChat) or bd09 (Baidu)"))
@@ -28,7 +41,7 @@ class GeoJSONPointField(serializers.Field):
     """A GeoJSON Point geometry (object or string) in longitude, latitude order."""
 
     default_error_messages = {
-        "invalid": _("Expected a GeoJSON Point, e.g. {\"type\": \"Point\", \"coordinates\": [lon, lat]}."),
+        "invalid": _('Expected a GeoJSON Point, e.g. {{"type": "Point", "coordinates": [lon, lat]}}.'),
         "range": _("Longitude must be within ±180 and latitude within ±90."),
     }
 
@@ -45,6 +58,8 @@ class GeoJSONPointField(serializers.Field):
                 or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)):
             self.fail("invalid")
         lon, lat = float(coords[0]), float(coords[1])
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            self.fail("invalid")
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # also false for NaN
             self.fail("range")
         # Built here, not parsed by GDAL: a client's GeoJSON "crs" member never reaches it.
@@ -57,8 +72,8 @@ class GeoJSONPointField(serializers.Field):
 class LocatedInputSerializer(serializers.Serializer):
     """A body with either lon + lat or a GeoJSON `location`, and its `crs`."""
 
-    lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
-    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    lon = FiniteFloatField(min_value=-180, max_value=180, required=False)
+    lat = FiniteFloatField(min_value=-90, max_value=90, required=False)
     location = GeoJSONPointField(required=False)
     crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
 
