@@ -2,12 +2,6 @@ import pytest
 from rest_framework.test import APIClient
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The real hasher spends ~0.3 s per password by design; tests create many accounts.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()

@@ -1,12 +1,11 @@
 """Thin views over grid's services and selectors."""
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -17,8 +16,14 @@ from rest_framework_gis.pagination import GeoJsonPagination
 from grid.access import incidents_for
 from grid.api.errors import Conflict
 from grid.api.params import LocatedInputSerializer, PointQuerySerializer
-from grid.api.serializers import (AreaFeatureSerializer, AreaRefSerializer, CategorySerializer,
-                                  GridFeatureSerializer, GridRefSerializer, IncidentFeatureSerializer)
+from grid.api.serializers import (
+    AreaFeatureSerializer,
+    AreaRefSerializer,
+    CategorySerializer,
+    GridFeatureSerializer,
+    GridRefSerializer,
+    IncidentFeatureSerializer,
+)
 from grid.models import AdminArea, Category, Grid, Incident, Role, Station
 from grid.selectors import categories_active, placement_of, stations_nearest_geojson
 from grid.services import ClientUUIDConflict, incident_report
@@ -156,8 +161,8 @@ class IncidentsApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         try:
             incident, created = incident_report(reporter=request.user, **data.validated_data)
-        except ClientUUIDConflict:
-            raise Conflict({"client_uuid": [_("This client_uuid belongs to another account's report.")]})
+        except ClientUUIDConflict as conflict:
+            raise Conflict({"client_uuid": [_("This client_uuid belongs to another account's report.")]}) from conflict
         incident = self.get_queryset().get(pk=incident.pk)
         return Response(IncidentFeatureSerializer(incident).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
