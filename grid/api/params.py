@@ -5,6 +5,7 @@ import math
 
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from grid.crs import CRS, to_wgs84
@@ -37,6 +38,10 @@ class PointQuerySerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field({"type": "object", "description": "GeoJSON Point",
+                      "properties": {"type": {"type": "string", "enum": ["Point"]},
+                                     "coordinates": {"type": "array", "items": {"type": "number"},
+                                                     "minItems": 2, "maxItems": 3}}})
 class GeoJSONPointField(serializers.Field):
     """A GeoJSON Point geometry (object or string) in longitude, latitude order."""
 
