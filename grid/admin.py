@@ -13,6 +13,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db.models import Extent
 from django.db import connection
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from grid.models import AdminArea, Category, Grid, Incident, Station, User
@@ -64,7 +65,7 @@ class AdminAreaAdmin(MapAdmin):
 class GridAdminForm(forms.ModelForm):
     class Meta:
         model = Grid
-        fields = "__all__"
+        fields = ["code", "name", "community", "boundary", "households", "workers"]
 
     def clean(self):
         cleaned = super().clean()
@@ -95,13 +96,13 @@ class GridAdmin(MapAdmin):
 
 
 class StationAdminForm(forms.ModelForm):
-    amenities = forms.TypedMultipleChoiceField(
-        label=_("amenities"), choices=Station.Amenity.choices, required=False,
-        widget=forms.CheckboxSelectMultiple)
+    amenities = forms.MultipleChoiceField(
+        label=capfirst(Station._meta.get_field("amenities").verbose_name), choices=Station.Amenity.choices,
+        required=False, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = Station
-        fields = "__all__"
+        fields = ["kind", "name", "address", "location", "amenities", "opening_hours", "phone", "organization_name"]
 
 
 @admin.register(Station)
@@ -130,7 +131,7 @@ class CategoryAdmin(admin.ModelAdmin):
 class IncidentAdminForm(forms.ModelForm):
     class Meta:
         model = Incident
-        fields = "__all__"
+        fields = ["client_uuid", "category", "status", "location", "note", "reporter"]
 
     def clean_location(self):
         location = self.cleaned_data["location"]
@@ -154,7 +155,8 @@ class IncidentAdmin(MapAdmin):
 
     def get_changeform_initial_data(self, request):
         # A report from a phone brings its own client_uuid; one entered here gets a fresh one.
-        return {"client_uuid": uuid.uuid4(), "reporter": request.user.pk, **super().get_changeform_initial_data(request)}
+        initial = {"client_uuid": uuid.uuid4(), "reporter": request.user.pk}
+        return {**initial, **super().get_changeform_initial_data(request)}
 
     def save_model(self, request, obj, form, change):
         if not change or "location" in form.changed_data:

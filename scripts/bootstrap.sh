@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts postgresql-contrib
-              gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server python3-venv curl)
-# Optional extras asked for by the caller (e.g. BOOTSTRAP_EXTRA="chromium chromium-driver" for browser tests).
+              gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server python3-venv curl
+              chromium chromium-driver fonts-wqy-microhei)
+# Optional extras asked for by the caller (e.g. BOOTSTRAP_EXTRA="wrk" for benchmarks).
 read -r -a EXTRA <<<"${BOOTSTRAP_EXTRA:-}"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

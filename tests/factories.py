@@ -73,5 +73,7 @@ class IncidentFactory(factory.django.DjangoModelFactory):
         model = Incident
 
     client_uuid = factory.LazyFunction(uuid.uuid4)
-    category = factory.LazyFunction(lambda: Category.objects.get(code="litter"))
+    # get_or_create: a transactional test's flush removes the categories that migration 0002 seeded.
+    category = factory.LazyFunction(
+        lambda: Category.objects.get_or_create(code="litter", defaults={"name": "垃圾堆放"})[0])
     location = factory.LazyFunction(lambda: Point(109.93, 35.19, srid=4326))
