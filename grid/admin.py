@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grid.models import AdminArea, Category, Grid, Incident, Station, User
 from grid.selectors import placement_of
-from grid.services import grid_save, station_save
+from grid.services import grid_delete, grid_save, station_save
 from grid.widgets import GridlineMapWidget
 
 
@@ -93,6 +93,13 @@ class GridAdmin(MapAdmin):
 
     def save_model(self, request, obj, form, change):
         grid_save(grid=obj)
+
+    def delete_model(self, request, obj):
+        grid_delete(grid=obj)
+
+    def delete_queryset(self, request, queryset):
+        for grid in queryset.order_by("pk"):
+            grid_delete(grid=grid)
 
 
 class StationAdminForm(forms.ModelForm):

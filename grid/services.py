@@ -38,7 +38,11 @@ def incident_report(*, reporter: User | None, location: Point, category: Categor
     return existing, False
 
 
-_PLACE_INCIDENTS_SQL = """
+# Re-derive placement of the rows in (or formerly in) some grids. A row is a target when every row is,
+# when it has no grid (its grid was deleted, or it lay outside before), when its grid is one of the
+# changed grids, or when a changed grid now covers it. Each target takes the covering grid with the
+# lowest code (the rule of selectors.grid_containing). Only rows whose placement differs are written.
+_PLACE_SQL = """
 WITH g AS (
     SELECT g.id, g.code, g.boundary, c.id AS cid, s.id AS sid, k.id AS kid
     FROM grid_grid g
@@ -47,31 +51,50 @@ WITH g AS (
     LEFT JOIN grid_adminarea k ON k.id = s.parent_id AND k.level = 3
 ),
 target AS (
-    SELECT i.id, i.location FROM grid_incident i
-    WHERE %(all)s OR i.grid_id = ANY(%(ids)s)
-       OR EXISTS (SELECT 1 FROM grid_grid gg WHERE gg.id = ANY(%(ids)s) AND ST_Covers(gg.boundary, i.location))
+    SELECT r.id, {point} AS point FROM {table} r
+    WHERE %(all)s OR r.grid_id IS NULL OR r.grid_id = ANY(%(ids)s)
+       OR EXISTS (SELECT 1 FROM grid_grid gg
+                  WHERE gg.id = ANY(%(ids)s) AND {prefilter} AND ST_Covers(gg.boundary, {point}))
 ),
 placed AS (
-    SELECT t.id, best.id AS gid, best.cid, best.sid, best.kid
+    SELECT t.id, best.id AS grid_id, best.cid AS community_id, best.sid AS street_id, best.kid AS county_id
     FROM target t
-    LEFT JOIN LATERAL (SELECT * FROM g WHERE ST_Covers(g.boundary, t.location) ORDER BY g.code LIMIT 1) best
+    LEFT JOIN LATERAL (SELECT * FROM g WHERE ST_Covers(g.boundary, t.point) ORDER BY g.code LIMIT 1) best
       ON TRUE
 )
-UPDATE grid_incident i
-SET grid_id = placed.gid, community_id = placed.cid, street_id = placed.sid, county_id = placed.kid
+UPDATE {table} r SET {assign}
 FROM placed
-WHERE i.id = placed.id
-  AND (i.grid_id, i.community_id, i.street_id, i.county_id)
-      IS DISTINCT FROM (placed.gid, placed.cid, placed.sid, placed.kid)
+WHERE r.id = placed.id AND ROW({current}) IS DISTINCT FROM ROW({new})
 """
+
+
+def _place(*, table: str, point: str, prefilter: str, fields: list[str], grid_ids: list[int] | None) -> int:
+    sql = _PLACE_SQL.format(
+        table=table, point=point, prefilter=prefilter,
+        assign=", ".join(f"{f} = placed.{f}" for f in fields),
+        current=", ".join(f"r.{f}" for f in fields), new=", ".join(f"placed.{f}" for f in fields))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"all": grid_ids is None, "ids": list(grid_ids or [])})
+        return cursor.rowcount
 
 
 def incidents_place(*, grid_ids: list[int] | None = None) -> int:
     """Re-derive grid, community, street and county of the incidents in (or formerly in) `grid_ids`,
     or of every incident when None. Returns how many changed; a second run changes nothing."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PLACE_INCIDENTS_SQL, {"all": grid_ids is None, "ids": list(grid_ids or [])})
-        return cursor.rowcount
+    return _place(table="grid_incident", point="r.location", prefilter="TRUE",
+                  fields=["grid_id", "community_id", "street_id", "county_id"], grid_ids=grid_ids)
+
+
+def stations_place(*, grid_ids: list[int] | None = None) -> int:
+    """Re-derive the grid of the stations in (or formerly in) `grid_ids`, or of all when None."""
+    # geography && geography lets the station index narrow the candidates before the exact test.
+    return _place(table="grid_station", point="r.location::geometry",
+                  prefilter="r.location && gg.boundary::geography", fields=["grid_id"], grid_ids=grid_ids)
+
+
+def places_refresh(*, grid_ids: list[int] | None = None) -> dict[str, int]:
+    """Re-place incidents and stations after the grids `grid_ids` changed or were deleted."""
+    return {"incidents": incidents_place(grid_ids=grid_ids), "stations": stations_place(grid_ids=grid_ids)}
 
 
 def _as_multipolygon(geometry) -> MultiPolygon:
@@ -82,7 +105,7 @@ def _as_multipolygon(geometry) -> MultiPolygon:
 
 def grid_save(*, grid: Grid) -> Grid:
     """Validate and store a grid; incidents whose grid may have changed are re-placed after commit."""
-    from grid.tasks import incidents_place_task
+    from grid.tasks import places_refresh_task
 
     grid.boundary = _as_multipolygon(grid.boundary)
     with transaction.atomic():
@@ -90,8 +113,17 @@ def grid_save(*, grid: Grid) -> Grid:
         AdminArea.objects.select_for_update().filter(pk=grid.community_id).first()
         grid.full_clean()
         grid.save()
-        transaction.on_commit(lambda: incidents_place_task.delay(grid_ids=[grid.pk]))
+        transaction.on_commit(lambda: places_refresh_task.delay(grid_ids=[grid.pk]))
     return grid
+
+
+def grid_delete(*, grid: Grid) -> None:
+    """Delete a grid; its incidents and stations lose it and are re-placed (in a neighbour, if any) after commit."""
+    from grid.tasks import places_refresh_task
+
+    with transaction.atomic():
+        grid.delete()  # their grid_id becomes NULL, which makes them targets of the re-placement
+        transaction.on_commit(lambda: places_refresh_task.delay(grid_ids=[]))
 
 
 def station_save(*, station: Station) -> Station:

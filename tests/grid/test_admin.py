@@ -32,8 +32,8 @@ def place_now(monkeypatch):
     """Run grid_save's re-placement task in-process when its transaction commits, as a worker would."""
     from grid import tasks
 
-    real = tasks.incidents_place_task
-    monkeypatch.setattr(tasks, "incidents_place_task",
+    real = tasks.places_refresh_task
+    monkeypatch.setattr(tasks, "places_refresh_task",
                         types.SimpleNamespace(delay=lambda **kwargs: real.apply(kwargs=kwargs).get()))
 
 

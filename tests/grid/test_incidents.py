@@ -206,3 +206,36 @@ def test_categories_list(api, db):
             "flood_control"} <= set(codes)
     assert {"code", "name"} <= set(body[0])
     assert next(c for c in body if c["code"] == "litter")["parent"] == "city_appearance"
+
+
+def test_deleting_a_grid_re_places_its_incidents_and_stations(people, spread, territory,
+                                                               django_capture_on_commit_callbacks):
+    from grid.models import Station
+    from grid.services import grid_delete, places_refresh, stations_place
+    from tests.factories import StationFactory
+
+    station = StationFactory(location=Point(109.92, 35.17, srid=4326))
+    assert stations_place() == 1 and Station.objects.get(pk=station.pk).grid == territory.grids["A-S"]
+    # A-N grows over A-S's area (allowed once A-S is gone); then A-S is deleted
+    a_s, a_n = territory.grids["A-S"], territory.grids["A-N"]
+    with django_capture_on_commit_callbacks(execute=True):
+        grid_delete(grid=a_s)
+    a_n.boundary = box(109.90, 35.15, 109.95, 35.25)
+    with django_capture_on_commit_callbacks(execute=False):
+        grid_save(grid=a_n)
+    assert places_refresh(grid_ids=[a_n.pk]) == {"incidents": 1, "stations": 1}
+    moved = Incident.objects.get(pk=spread["A-S"].pk)
+    assert (moved.grid, moved.community, moved.street) == (a_n, territory.community_a, territory.street_a)
+    assert Station.objects.get(pk=station.pk).grid == a_n
+    assert places_refresh(grid_ids=[a_n.pk]) == {"incidents": 0, "stations": 0}
+
+
+def test_a_deleted_grid_with_no_neighbour_leaves_no_stale_community(people, spread, territory,
+                                                                    django_capture_on_commit_callbacks):
+    from grid.services import grid_delete, places_refresh
+
+    with django_capture_on_commit_callbacks(execute=False):
+        grid_delete(grid=territory.grids["B-N"])
+    assert places_refresh(grid_ids=[]) == {"incidents": 1, "stations": 0}
+    orphan = Incident.objects.get(pk=spread["B-N"].pk)
+    assert (orphan.grid, orphan.community, orphan.street, orphan.county) == (None, None, None, None)

@@ -6,10 +6,10 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.contrib.gis.geos import Point
 
-from grid.models import Incident
+from grid.models import Incident, Station
 from grid.services import grid_save, incidents_place
 from project.celery import app
-from tests.factories import IncidentFactory, box
+from tests.factories import IncidentFactory, StationFactory, box
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def wait_until(predicate, timeout=15.0):
 
 def test_a_saved_boundary_re_places_incidents_through_the_worker(territory, celery_worker):
     incident = IncidentFactory(location=Point(109.92, 35.17, srid=4326))
+    station = StationFactory(location=Point(109.92, 35.17, srid=4326))
     incidents_place()
     assert Incident.objects.get(pk=incident.pk).grid == territory.grids["A-S"]
     a_s, a_n = territory.grids["A-S"], territory.grids["A-N"]
@@ -38,3 +39,4 @@ def test_a_saved_boundary_re_places_incidents_through_the_worker(territory, cele
     a_n.boundary = box(109.90, 35.16, 109.95, 35.25)
     grid_save(grid=a_n)
     assert wait_until(lambda: Incident.objects.get(pk=incident.pk).grid_id == a_n.pk)
+    assert Station.objects.get(pk=station.pk).grid_id == a_n.pk
