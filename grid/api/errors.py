@@ -2,6 +2,7 @@
 
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -9,7 +10,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
+    default_detail = _("Conflict.")
     default_code = "conflict"
 
 
@@ -18,5 +19,5 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, SuspiciousOperation):
-        return Response({"detail": str(exc) or "Bad request."}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"detail": str(exc) or _("Bad request.")}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
