@@ -55,7 +55,7 @@ if [[ "$DB_URL" =~ ^[a-z]+://([^:@/]+):([^@/]*)@(localhost|127\.0\.0\.1)(:[0-9]+
     say "creating database ${db_name}"
     psql_su -c "CREATE DATABASE \"${db_name}\" OWNER \"${db_user}\""
   fi
-  psql_su -d "$db_name" -c "CREATE EXTENSION IF NOT EXISTS postgis"
+  psql_su -d "$db_name" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis"
 else
   say "DATABASE_URL points elsewhere; assuming that database exists"
 fi
@@ -70,8 +70,9 @@ stamp=.venv/.gridline-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing Python packages"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } >.venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2; say "pip install failed (log above, also in .venv/pip.log)"; exit 1
+  fi
   echo "$want" >"$stamp"
 fi
 say "ready"

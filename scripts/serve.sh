@@ -8,10 +8,11 @@ WEB_PID=var/run/web.pid
 WORKER_PID=var/run/worker.pid
 
 stop_one() {
-  local pidfile=$1
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    kill -TERM "$(cat "$pidfile")"
-    for _ in $(seq 1 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.2; done
+  local pidfile=$1 pid
+  pid=$(cat "$pidfile" 2>/dev/null) || return 0  # the process removes its own pidfile when it exits
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   fi
   rm -f "$pidfile"
 }
