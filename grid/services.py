@@ -42,6 +42,8 @@ def incident_report(*, reporter: User | None, location: Point, category: Categor
 # when it has no grid (its grid was deleted, or it lay outside before), when its grid is one of the
 # changed grids, or when a changed grid now covers it. Each target takes the covering grid with the
 # lowest code (the rule of selectors.grid_containing). Only rows whose placement differs are written.
+# Polygon-driven: each grid finds its rows through the rows' GIST index (OFFSET 0 keeps the planner
+# from flattening the lateral subquery into one big join), ~10× faster than a lookup per row.
 _PLACE_SQL = """
 WITH g AS (
     SELECT g.id, g.code, g.boundary, c.id AS cid, s.id AS sid, k.id AS kid
@@ -50,27 +52,31 @@ WITH g AS (
     LEFT JOIN grid_adminarea s ON s.id = c.parent_id AND s.level = 4
     LEFT JOIN grid_adminarea k ON k.id = s.parent_id AND k.level = 3
 ),
-target AS (
-    SELECT r.id, {point} AS point FROM {table} r
-    WHERE %(all)s OR r.grid_id IS NULL OR r.grid_id = ANY(%(ids)s)
-       OR EXISTS (SELECT 1 FROM grid_grid gg
-                  WHERE gg.id = ANY(%(ids)s) AND {prefilter} AND ST_Covers(gg.boundary, {point}))
+covered AS (
+    SELECT DISTINCT ON (r.id) r.id, g.id AS grid_id, g.cid AS community_id, g.sid AS street_id,
+           g.kid AS county_id
+    FROM g CROSS JOIN LATERAL (
+        SELECT r.id FROM {table} r
+        WHERE {index_filter} AND ST_Covers(g.boundary, {point}) AND ({target}) OFFSET 0
+    ) r
+    ORDER BY r.id, g.code
 ),
 placed AS (
-    SELECT t.id, best.id AS grid_id, best.cid AS community_id, best.sid AS street_id, best.kid AS county_id
-    FROM target t
-    LEFT JOIN LATERAL (SELECT * FROM g WHERE ST_Covers(g.boundary, t.point) ORDER BY g.code LIMIT 1) best
-      ON TRUE
+    SELECT r.id, c.grid_id, c.community_id, c.street_id, c.county_id
+    FROM {table} r LEFT JOIN covered c ON c.id = r.id
+    WHERE {target}
 )
 UPDATE {table} r SET {assign}
 FROM placed
 WHERE r.id = placed.id AND ROW({current}) IS DISTINCT FROM ROW({new})
 """
+_TARGET = """%(all)s OR r.grid_id IS NULL OR r.grid_id = ANY(%(ids)s)
+    OR EXISTS (SELECT 1 FROM grid_grid gg WHERE gg.id = ANY(%(ids)s) AND ST_Covers(gg.boundary, {point}))"""
 
 
-def _place(*, table: str, point: str, prefilter: str, fields: list[str], grid_ids: list[int] | None) -> int:
+def _place(*, table: str, point: str, index_filter: str, fields: list[str], grid_ids: list[int] | None) -> int:
     sql = _PLACE_SQL.format(
-        table=table, point=point, prefilter=prefilter,
+        table=table, point=point, index_filter=index_filter, target=_TARGET.format(point=point),
         assign=", ".join(f"{f} = placed.{f}" for f in fields),
         current=", ".join(f"r.{f}" for f in fields), new=", ".join(f"placed.{f}" for f in fields))
     with connection.cursor() as cursor:
@@ -81,15 +87,15 @@ def _place(*, table: str, point: str, prefilter: str, fields: list[str], grid_id
 def incidents_place(*, grid_ids: list[int] | None = None) -> int:
     """Re-derive grid, community, street and county of the incidents in (or formerly in) `grid_ids`,
     or of every incident when None. Returns how many changed; a second run changes nothing."""
-    return _place(table="grid_incident", point="r.location", prefilter="TRUE",
+    return _place(table="grid_incident", point="r.location", index_filter="TRUE",
                   fields=["grid_id", "community_id", "street_id", "county_id"], grid_ids=grid_ids)
 
 
 def stations_place(*, grid_ids: list[int] | None = None) -> int:
     """Re-derive the grid of the stations in (or formerly in) `grid_ids`, or of all when None."""
-    # geography && geography lets the station index narrow the candidates before the exact test.
+    # Stations are geography: `&&` against the grid's box as geography is what their GIST index answers.
     return _place(table="grid_station", point="r.location::geometry",
-                  prefilter="r.location && gg.boundary::geography", fields=["grid_id"], grid_ids=grid_ids)
+                  index_filter="r.location && g.boundary::geography", fields=["grid_id"], grid_ids=grid_ids)
 
 
 def places_refresh(*, grid_ids: list[int] | None = None) -> dict[str, int]:
