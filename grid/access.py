@@ -45,5 +45,34 @@ def incidents_for(user: User | AnonymousUser, queryset: QuerySet[Incident] | Non
     return qs.filter(own)
 
 
+def grid_scope_q(user: User | AnonymousUser, *, grid_field: str = "grid") -> Q:
+    """Rows placed in a grid (through `grid_field`) that lie in the user's scope.
+
+    For records of the register and other data kept per grid: grid workers their grids, dispatchers,
+    administrators and auditors the grids of their areas, everybody else nothing.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return Q()
+    if user.role == Role.GRID_WORKER:
+        return Q(**{f"{grid_field}__in": user.grids.all()})
+    if user.role in AREA_ROLES:
+        areas = list(user.areas.all())
+        q = Q(pk__in=[])
+        for depth, path in enumerate(("community", "community__parent", "community__parent__parent",
+                                      "community__parent__parent__parent", "community__parent__parent__parent__parent")):
+            ids = [a.pk for a in areas if a.level == AdminArea.Level.COMMUNITY - depth]
+            if ids:
+                q |= Q(**{f"{grid_field}__{path}_id__in": ids})
+        return q
+    return Q(pk__in=[])
+
+
+def may_see_sensitive(user: User | AnonymousUser) -> bool:
+    """Sensitive categories and unmasked personal fields: accounts given clearance, and superusers."""
+    return bool(user.is_authenticated and user.is_active and (user.is_superuser or user.sensitive_clearance))
+
+
 def may_write(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active and (user.is_superuser or user.role in WRITE_ROLES))

@@ -39,6 +39,9 @@ class User(AbstractUser):
         help_text=_("Dispatchers: a community or street; administrators and auditors: a county or above."),
     )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    sensitive_clearance = models.BooleanField(
+        _("sensitive clearance"), default=False,
+        help_text=_("May see sensitive categories and unmasked ID-card numbers and phones (each read is audited)."))
 
     class Meta:
         verbose_name = _("account")

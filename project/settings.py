@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "grid",
+    "layers",
     "map_ui",
     "fixtures",
 ]
@@ -75,6 +76,12 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # Persistent connections: opening a PostgreSQL connection per request costs more than the query.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets a server-side-binding cursor prepare its statements (Django's default, None, forbids it even when
+# asked). Django's own cursors bind on the client and never prepare; only hot read paths that ask for it
+# do (grid.selectors._prepared_cursor). Set DB_PREPARED_STATEMENTS=false behind a pooler that cannot
+# keep prepared statements (PgBouncer in transaction mode before 1.21).
+if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
@@ -137,6 +144,12 @@ TILE_URL = env("TILE_URL", default="")
 TILE_ATTRIBUTION = env("TILE_ATTRIBUTION", default="")
 
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="gridline-demo")
+
+# Sensitive personal fields: Fernet keys (the first encrypts, all decrypt: put a new key first and run
+# `manage.py rotate_field_keys` to rotate) and the key of their search hashes. Empty: derived from
+# SECRET_KEY, for the demo only.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+FIELD_HASH_KEY = env("FIELD_HASH_KEY", default="")
 
 # gis.W001: Debian bookworm's GDAL 3.6 cannot block file and network access from spatial reference
 # definitions (GDAL >= 3.9 can). No user-supplied SRS reaches GDAL here: the API accepts only the

@@ -1,0 +1,80 @@
+"""Encryption at rest and exact-match search for sensitive personal fields (ID-card numbers, phones).
+
+Values are encrypted with MultiFernet (AES-128-CBC + HMAC-SHA256): FIELD_ENCRYPTION_KEYS lists
+Fernet keys, the first encrypts, all decrypt, so a key is rotated by putting a new one first and
+running `manage.py rotate_field_keys`. Search uses a keyed hash (HMAC-SHA256 with FIELD_HASH_KEY)
+of the normalised value: equal values match, the hash alone reveals nothing without the key.
+"""
+
+import base64
+import hashlib
+import hmac
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _derived_key(label: str) -> bytes:
+    # Demo default only: a key derived from SECRET_KEY. Production sets FIELD_ENCRYPTION_KEYS.
+    return base64.urlsafe_b64encode(hashlib.sha256(f"{label}:{settings.SECRET_KEY}".encode()).digest())
+
+
+@cache
+def _fernet() -> MultiFernet:
+    keys = settings.FIELD_ENCRYPTION_KEYS or [_derived_key("field-encryption").decode()]
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS: {exc}") from exc
+
+
+@cache
+def _hash_key() -> bytes:
+    return (settings.FIELD_HASH_KEY or _derived_key("field-hash").decode()).encode()
+
+
+def reset_keys() -> None:
+    """Forget cached keys (after settings change, e.g. in a rotation)."""
+    _fernet.cache_clear()
+    _hash_key.cache_clear()
+
+
+def normalise(value: str) -> str:
+    """The form that is hashed: no spaces or dashes, upper case (the ID card's check digit X)."""
+    return "".join(value.split()).replace("-", "").upper()
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode() if value else ""
+
+
+def decrypt(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ImproperlyConfigured("A sensitive field cannot be decrypted with FIELD_ENCRYPTION_KEYS.") from exc
+
+
+def rotate(token: str) -> str:
+    """The same value encrypted with the current (first) key."""
+    return _fernet().rotate(token.encode()).decode() if token else ""
+
+
+def search_hash(value: str) -> str:
+    return hmac.new(_hash_key(), normalise(value).encode(), hashlib.sha256).hexdigest() if value else ""
+
+
+def mask_id_card(value: str) -> str:
+    """610526********1234: the region code and the last four digits."""
+    value = normalise(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+
+def mask_phone(value: str) -> str:
+    """138****1234."""
+    value = normalise(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
