@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
-from grid.models import AdminArea, Incident, Role, User
+from grid.models import AdminArea, Grid, Incident, Role, User
 
 # Roles whose scope is a set of administrative areas (and everything below them).
 AREA_ROLES = {Role.DISPATCHER, Role.ADMINISTRATOR, Role.AUDITOR}
@@ -46,27 +46,10 @@ def incidents_for(user: User | AnonymousUser, queryset: QuerySet[Incident] | Non
 
 
 def grid_scope_q(user: User | AnonymousUser, *, grid_field: str = "grid") -> Q:
-    """Rows placed in a grid (through `grid_field`) that lie in the user's scope.
-
-    For records of the register and other data kept per grid: grid workers their grids, dispatchers,
-    administrators and auditors the grids of their areas, everybody else nothing.
-    """
-    if not user.is_authenticated or not user.is_active:
-        return Q(pk__in=[])
-    if user.is_superuser:
+    """Rows placed in a grid (through `grid_field`) that lie in the user's scope (see `grids_for`)."""
+    if user.is_authenticated and user.is_active and user.is_superuser:
         return Q()
-    if user.role == Role.GRID_WORKER:
-        return Q(**{f"{grid_field}__in": user.grids.all()})
-    if user.role in AREA_ROLES:
-        areas = list(user.areas.all())
-        q = Q(pk__in=[])
-        for depth, path in enumerate(("community", "community__parent", "community__parent__parent",
-                                      "community__parent__parent__parent", "community__parent__parent__parent__parent")):
-            ids = [a.pk for a in areas if a.level == AdminArea.Level.COMMUNITY - depth]
-            if ids:
-                q |= Q(**{f"{grid_field}__{path}_id__in": ids})
-        return q
-    return Q(pk__in=[])
+    return Q(**{f"{grid_field}__in": grids_for(user).values("pk")})
 
 
 def may_see_sensitive(user: User | AnonymousUser) -> bool:
@@ -76,3 +59,28 @@ def may_see_sensitive(user: User | AnonymousUser) -> bool:
 
 def may_write(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active and (user.is_superuser or user.role in WRITE_ROLES))
+
+
+def grids_for(user: User | AnonymousUser) -> QuerySet[Grid]:
+    """The grids in the user's scope: the one rule for records of the register and other data kept per grid.
+
+    Grid workers their grids; dispatchers, administrators and auditors the grids of their areas (at any
+    level, community up to province); everybody else none.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Grid.objects.none()
+    if user.is_superuser:
+        return Grid.objects.all()
+    if user.role == Role.GRID_WORKER:
+        return Grid.objects.filter(pk__in=user.grids.values("pk"))
+    if user.role in AREA_ROLES:
+        areas = list(user.areas.all())
+        q = Q(pk__in=[])
+        path = "community"
+        for level in range(AdminArea.Level.COMMUNITY, AdminArea.Level.PROVINCE - 1, -1):
+            ids = [a.pk for a in areas if a.level == level]
+            if ids:
+                q |= Q(**{f"{path}_id__in": ids})
+            path += "__parent"
+        return Grid.objects.filter(q)
+    return Grid.objects.none()

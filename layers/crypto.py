@@ -78,3 +78,14 @@ def mask_phone(value: str) -> str:
     """138****1234."""
     value = normalise(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
+
+
+def encrypt_many(values: list[str]) -> list[str]:
+    """Many values encrypted with the current key ("" stays "").
+
+    Deliberately the library's Fernet, one token at a time (~13 µs each): a faster hand-built batch of
+    the same tokens was measured (~5 µs), but cryptography we assemble ourselves is a liability that a
+    second or two per 100,000 rows does not justify.
+    """
+    fernet = _fernet()
+    return [fernet.encrypt(value.encode()).decode() if value else "" for value in values]

@@ -150,6 +150,8 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", default="gridline-demo")
 # SECRET_KEY, for the demo only.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 FIELD_HASH_KEY = env("FIELD_HASH_KEY", default="")
+# Imported files larger than this are refused with a report before they are read.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 
 # gis.W001: Debian bookworm's GDAL 3.6 cannot block file and network access from spatial reference
 # definitions (GDAL >= 3.9 can). No user-supplied SRS reaches GDAL here: the API accepts only the

@@ -100,8 +100,10 @@ class Person(TimeStampedModel):
         verbose_name_plural = _("people")
         indexes = [GinIndex(fields=["categories"], name="layers_person_categories_gin")]
         constraints = [
-            UniqueConstraint(fields=["id_card_hash"], condition=~Q(id_card_hash=""), name="layers_person_id_card_once"),
-            UniqueConstraint(fields=["member_code"], condition=~Q(member_code=""), name="layers_person_member_code_once"),
+            UniqueConstraint(fields=["id_card_hash"], condition=~Q(id_card_hash=""),
+                             name="layers_person_id_card_once"),
+            UniqueConstraint(fields=["member_code"], condition=~Q(member_code=""),
+                             name="layers_person_member_code_once"),
         ]
 
     def __str__(self) -> str:

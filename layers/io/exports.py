@@ -1,0 +1,518 @@
+"""Exports of any layer, as the requesting account may see it, to zipped Shapefile, GeoPackage, GeoJSON, KML or CSV.
+
+Rows stream from PostgreSQL in chunks through a server-side cursor as plain values, geometry as WKB written
+by PostGIS (no GEOS object, no model instance per row), and go to GDAL through pyogrio's raw writer. Only
+personal attributes (ID-card number, phone) take a Python step per row: they are decrypted and, unless the
+account has clearance, masked by the registry's own `Attribute.read`.
+
+Shapefile and GeoPackage are appended chunk by chunk. GDAL's GeoJSON and KML drivers cannot append without
+rewriting the whole file, and its CSV driver cannot append X/Y columns, so those three formats gather the
+chunks' columns (numpy arrays, not rows) and write once at the end.
+"""
+
+import csv
+import logging
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.db.models.functions import AsWKB
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.files import File
+from django.db import OperationalError, models, transaction
+from django.db.models import F, Func, Q, QuerySet, Value
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pyogrio import raw
+
+from grid.access import may_see_sensitive
+from grid.models import User
+from layers import crypto
+from layers.models import AuditEntry, ExportJob, JobStatus
+from layers.registry import LAYERS, Attribute, Layer
+from layers.selectors import LayerFilters, layer_rows, layer_visible_to
+from layers.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 50_000  # rows per fetch and per write: few enough appends, bounded memory
+FILTER_NAMES = ("area", "bbox", "from", "to", "category", "kind")
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+FIELD_MAP_NAME = "fields.csv"
+
+
+@dataclass(frozen=True)
+class _Format:
+    driver: str
+    suffix: str
+    appendable: bool  # the driver appends a chunk cheaply (no rewrite of what is there)
+    layer_options: dict = field(default_factory=dict)
+
+
+FORMATS = {
+    ExportJob.Format.SHP: _Format("ESRI Shapefile", ".shp", True, {"ENCODING": "UTF-8"}),  # → .cpg "UTF-8"
+    ExportJob.Format.GPKG: _Format("GPKG", ".gpkg", True),
+    ExportJob.Format.GEOJSON: _Format("GeoJSON", ".geojson", False),
+    ExportJob.Format.KML: _Format("KML", ".kml", False),
+    # the BOM lets spreadsheet programs read the Chinese text as UTF-8
+    ExportJob.Format.CSV: _Format("CSV", ".csv", False, {"WRITE_BOM": "YES"}),
+}
+
+
+# --- filters ----------------------------------------------------------------------------------------------------------
+
+def export_filters_parse(*, layer: Layer, filters: dict, user: User | AnonymousUser) -> LayerFilters:
+    """The export's filters ({"area", "bbox", "from", "to", "category", "kind"} as given) checked against `layer`.
+
+    The same rules as the layer endpoints' query (one serializer); errors are a ValidationError keyed by the
+    export's own names (`bbox`, not the endpoints' `in_bbox`).
+    """
+    # the rules live with the layer endpoints' input; imported here so that a job's filters, re-read by the
+    # worker, are judged exactly as the request that made it was
+    from layers.api.serializers import LayerQuerySerializer
+
+    data = {("in_bbox" if name == "bbox" else name): value for name, value in filters.items()
+            if name in FILTER_NAMES and value not in (None, "")}
+    query = LayerQuerySerializer(data=data, context={"layer": layer, "user": user})
+    if not query.is_valid():
+        raise ValidationError({("bbox" if name == "in_bbox" else name): [str(m) for m in messages]
+                               for name, messages in query.errors.items()})
+    return query.filters
+
+
+def export_request(*, user: User, layer_name: str, format: str, filters: dict) -> ExportJob:
+    """Check and record an export job for `user`; the worker runs it after commit."""
+    errors: dict[str, str] = {}
+    layer = LAYERS.get(layer_name)
+    if layer is None:
+        errors["layer"] = _("There is no layer named “%(name)s”.") % {"name": layer_name}
+    if format not in FORMATS:
+        errors["format"] = _("Choose one of: %(formats)s.") % {"formats": ", ".join(FORMATS)}
+    if errors:
+        raise ValidationError(errors)
+    if not user.is_authenticated or not layer_visible_to(layer=layer, user=user):
+        raise PermissionDenied(_("This layer is not open to this account."))
+    export_filters_parse(layer=layer, filters=filters, user=user)
+    given = {name: str(filters[name]) for name in FILTER_NAMES if filters.get(name) not in (None, "")}
+    job = ExportJob.objects.create(created_by=user, layer=layer.name, format=format, filters=given)
+
+    from layers.io.export_tasks import export_run_task  # the task module imports this one
+
+    transaction.on_commit(lambda: export_run_task.delay(job_id=job.pk))
+    return job
+
+
+def export_job_for(*, user: User | AnonymousUser, pk: int) -> ExportJob | None:
+    """The job, if `user` made it (or is a superuser): nobody else sees its filters or its file."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    qs = ExportJob.objects.filter(pk=pk)
+    return (qs if user.is_superuser else qs.filter(created_by=user)).first()
+
+
+# --- columns ----------------------------------------------------------------------------------------------------------
+
+class _PathRow:
+    """Stands in for a model instance in `Attribute.read`, which only walks attributes (`row.grid.code`).
+
+    Reading: each attribute step extends an ORM path, and a complete path gives its fetched value. Probing
+    (`seen` given, no values): the steps are recorded, so that a plain attribute becomes one `values()` column
+    (`grid__code`) and a computed one (a masked ID-card number) names the columns its Python read needs.
+    """
+
+    __slots__ = ("_values", "_prefix", "_seen")
+
+    def __init__(self, values: dict | None, prefix: str = "", seen: list | None = None):
+        self._values, self._prefix, self._seen = values, prefix, seen
+
+    def __getattr__(self, name: str):
+        path = self._prefix + name
+        if self._seen is not None:
+            self._seen.append(path)
+            return _PathRow(None, path + "__", self._seen)
+        if path in self._values:
+            return self._values[path]
+        return _PathRow(self._values, path + "__")
+
+    def __bool__(self) -> bool:  # while probing, a value is "empty": computed reads stop early and harmlessly
+        return self._seen is None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute as it is exported: where its values come from and what type the file gives them."""
+
+    attribute: Attribute
+    kind: str  # text, int, float, bool, date, datetime, list, personal
+    path: str | None = None  # the values() column of a plain attribute
+    sources: tuple[str, ...] = ()  # the values() columns a personal (Python) read needs
+
+    @property
+    def name(self) -> str:
+        return self.attribute.name
+
+
+def _probe(attribute: Attribute) -> tuple[object, list[str]]:
+    seen: list[str] = []
+    probe = _PathRow(None, "", seen)
+    try:
+        result = attribute.read(probe)
+    except Exception:  # a computed read may trip over the stand-in; the recorded paths are what counts
+        result = None
+    return result, seen
+
+
+def _model_field(model: type[models.Model], path: str) -> models.Field:
+    current, found = model, None
+    for part in path.split("__"):
+        found = current._meta.get_field(part)
+        if found.is_relation and found.related_model is not None:
+            current = found.related_model
+    return found
+
+
+def _kind(model_field: models.Field) -> str:
+    if isinstance(model_field, ArrayField):
+        return "list"
+    if isinstance(model_field, models.BooleanField):
+        return "bool"
+    if isinstance(model_field, models.DateTimeField):
+        return "datetime"
+    if isinstance(model_field, models.DateField):
+        return "date"
+    if isinstance(model_field, models.IntegerField | models.AutoField) and not model_field.is_relation:
+        return "int"
+    if isinstance(model_field, models.FloatField | models.DecimalField):
+        return "float"
+    return "text"
+
+
+def layer_columns(layer: Layer) -> list[Column]:
+    """The layer's attributes as export columns, in the registry's order."""
+    columns = []
+    for attribute in layer.attributes:
+        result, seen = _probe(attribute)
+        leaves = tuple(p for p in dict.fromkeys(seen) if not any(o.startswith(p + "__") for o in seen))
+        if attribute.personal or not (isinstance(result, _PathRow) and len(leaves) == 1):
+            if not leaves:
+                raise ValueError(f"layer {layer.name}: attribute {attribute.name} reads no field")
+            columns.append(Column(attribute, "personal", sources=leaves))
+            continue
+        try:
+            kind = _kind(_model_field(layer.model, leaves[0]))
+        except FieldDoesNotExist as exc:
+            raise ValueError(f"layer {layer.name}: attribute {attribute.name}: {exc}") from exc
+        columns.append(Column(attribute, kind, path=leaves[0]))
+    return columns
+
+
+def _null_mask(values: tuple) -> np.ndarray | None:
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    return mask if mask.any() else None
+
+
+def _column_array(column: Column, values: tuple) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values of one column of a chunk as the array pyogrio writes, and the mask of its nulls."""
+    kind = column.kind
+    if kind == "text":
+        return np.array(values, dtype=object), None
+    if kind in ("int", "bool"):
+        mask = _null_mask(values)
+        clean = values if mask is None else tuple(0 if v is None else v for v in values)
+        return np.array(clean, dtype=np.int64 if kind == "int" else np.bool_), mask
+    if kind == "float":
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64), None
+    if kind == "date":
+        return np.array(values, dtype="datetime64[D]"), None  # None → NaT → null
+    if kind == "datetime":
+        # ISO 8601 with the display zone's offset: unambiguous in every format (DBF has no date-time type)
+        return np.array([None if v is None else timezone.localtime(v).isoformat() for v in values], dtype=object), None
+    if kind == "list":
+        return np.array([None if v is None else ",".join(map(str, v)) for v in values], dtype=object), None
+    raise AssertionError(kind)
+
+
+def _personal_array(column: Column, rows: list[tuple], positions: list[int], *, unmasked: bool) -> np.ndarray:
+    if unmasked and len(column.sources) == 1:
+        # clearance: the stored value itself (the registry's read would mask it); audited with the export
+        i = positions[0]
+        return np.array([crypto.decrypt(row[i]) if row[i] else "" for row in rows], dtype=object)
+    read, sources = column.attribute.read, column.sources
+    return np.array([read(_PathRow(dict(zip(sources, (row[i] for i in positions), strict=True))))
+                     for row in rows], dtype=object)
+
+
+# --- field names (Shapefile) ------------------------------------------------------------------------------------------
+
+def shapefile_field_names(names: list[str]) -> list[str]:
+    """DBF field names: ASCII letters, digits and `_`, at most 10 characters, unique regardless of case.
+
+    Predictable: other characters become `_` (a name with nothing ASCII left becomes `field`), a name is cut
+    to 10 characters, and one already taken is cut shorter and gets 1, 2, … (`category_name` → `category_n`;
+    a second `category_n…` → `category_1`). fields.csv in the zip maps them back.
+    """
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:10]
+        base = base if base.strip("_") else "field"  # nothing ASCII left (类别): a neutral name
+        short, n = base, 0
+        while short.lower() in taken:
+            n += 1
+            short = base[:10 - len(str(n))] + str(n)
+        taken.add(short.lower())
+        out.append(short)
+    return out
+
+
+# --- geometry ---------------------------------------------------------------------------------------------------------
+
+GEOMETRY_TYPES = {"POINT": "Point", "MULTIPOINT": "MultiPoint", "LINESTRING": "LineString",
+                  "MULTILINESTRING": "MultiLineString", "POLYGON": "Polygon", "MULTIPOLYGON": "MultiPolygon"}
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One output layer: a file of the export (Shapefile splits mixed geometries into several)."""
+
+    stem: str
+    geometry_type: str
+    geometry: object  # expression of the geometry to write
+    where: Q = field(default_factory=Q)
+
+
+class _Dimension(Func):
+    function = "ST_Dimension"
+    output_field = models.IntegerField()
+
+
+def _parts(layer: Layer, fmt: str, rows: QuerySet) -> tuple[QuerySet, list[_Part]]:
+    geometry_field = layer.model._meta.get_field(layer.geometry_field)
+    geom = F(layer.geometry_field)
+    typed = GEOMETRY_TYPES.get(geometry_field.geom_type)
+    if typed is not None or fmt != ExportJob.Format.SHP:
+        # one layer: a typed column as it is; a mixed one (organizations) as "any geometry", which GeoPackage,
+        # GeoJSON, KML and CSV (WKT) all hold
+        return rows, [_Part(layer.name, typed or "Unknown", geom)]
+    # A Shapefile holds one geometry type. A mixed column (organizations: an office point or a compound's
+    # polygon) becomes one Shapefile per dimension, each of one type: polygons and lines promoted to their
+    # multi type (a Shapefile's polygons are multi anyway), points kept single unless a multipoint is among
+    # them. Rows without a geometry go with the points, as null shapes.
+    rows = rows.annotate(_export_dim=_Dimension(geom))
+
+    def extract(code: int) -> Func:
+        return Func(Func(geom, Value(code), function="ST_CollectionExtract", output_field=GeometryField(srid=4326)),
+                    function="ST_Multi", output_field=GeometryField(srid=4326))
+
+    multipoints = rows.filter(_export_dim=0).annotate(
+        _export_type=Func(geom, function="GeometryType", output_field=models.CharField())).filter(
+        _export_type__in=["MULTIPOINT", "GEOMETRYCOLLECTION"]).exists()
+    points = _Part(f"{layer.name}_point", "MultiPoint" if multipoints else "Point",
+                   extract(1) if multipoints else geom, Q(_export_dim=0) | Q(_export_dim__isnull=True))
+    lines = _Part(f"{layer.name}_line", "MultiLineString", extract(2), Q(_export_dim=1))
+    polygons = _Part(f"{layer.name}_polygon", "MultiPolygon", extract(3), Q(_export_dim=2))
+    present = [part for part in (points, lines, polygons) if rows.filter(part.where).exists()]
+    return rows, present or [points]
+
+
+# --- the run ----------------------------------------------------------------------------------------------------------
+
+def _chunks(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
+    while chunk := list(islice(rows, CHUNK)):
+        yield chunk
+
+
+@dataclass
+class _Writer:
+    """Writes one part's chunks to one file: appended as they come, or gathered and written once."""
+
+    path: Path
+    fmt: _Format
+    part: _Part
+    fields: list[str]
+    options: dict
+    dataset_options: dict
+    written: int = 0
+    _held: list[tuple[np.ndarray, list[np.ndarray], list[np.ndarray | None]]] = field(default_factory=list)
+
+    def add(self, geometry: np.ndarray, data: list[np.ndarray], masks: list[np.ndarray | None]) -> None:
+        if self.fmt.appendable:
+            self._write(geometry, data, masks, append=self.written > 0)
+        else:
+            self._held.append((geometry, data, masks))
+        self.written += len(geometry)
+
+    def close(self) -> None:
+        if self.fmt.appendable and self.written:
+            return
+        if not self._held:  # an empty layer still makes a readable file with the right fields
+            self._write(np.array([], dtype=object), [np.array([], dtype=object) for _ in self.fields],
+                        [None] * len(self.fields), append=False)
+            return
+        geometry = np.concatenate([g for g, _, _ in self._held])
+        data, masks = [], []
+        for i in range(len(self.fields)):
+            data.append(np.concatenate([d[i] for _, d, _ in self._held]))
+            parts = [m[i] for _, _, m in self._held]
+            masks.append(None if all(m is None for m in parts) else np.concatenate(
+                [np.zeros(len(d[i]), dtype=bool) if m is None else m
+                 for (_, d, _), m in zip(self._held, parts, strict=True)]))
+        self._held.clear()
+        self._write(geometry, data, masks, append=False)
+
+    def _write(self, geometry, data, masks, *, append: bool) -> None:
+        raw.write(str(self.path), geometry, data, self.fields,
+                  field_mask=masks if any(m is not None for m in masks) else None,
+                  layer=self.path.stem, driver=self.fmt.driver, geometry_type=self.part.geometry_type,
+                  crs="EPSG:4326", append=append, promote_to_multi=False,
+                  layer_options=None if append else (self.options or None),
+                  dataset_options=None if append else (self.dataset_options or None))
+
+
+def _write_field_map(path: Path, columns: list[Column], names: list[str]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["field", "shapefile_field", "title"])
+        for column, short in zip(columns, names, strict=True):
+            writer.writerow([column.name, short, str(column.attribute.title)])
+
+
+def _set_progress(job: ExportJob, value: float) -> None:
+    # an UPDATE of its own, committed at once outside a transaction, so a poller sees it while the job runs
+    ExportJob.objects.filter(pk=job.pk).update(progress=round(min(value, 1.0), 3))
+
+
+def _export(*, job: ExportJob, layer: Layer, user: User | AnonymousUser, filters: LayerFilters,
+            workdir: Path) -> tuple[Path, int, list[str]]:
+    fmt = FORMATS[job.format]
+    columns = layer_columns(layer)
+    unmasked = may_see_sensitive(user)
+    personal = [c.name for c in columns if c.kind == "personal"]
+    names = [c.name for c in columns]
+    if job.format == ExportJob.Format.SHP:
+        names = shapefile_field_names(names)
+    options = dict(fmt.layer_options)
+    dataset_options: dict = {}
+    geometry_field = layer.model._meta.get_field(layer.geometry_field)
+    if job.format == ExportJob.Format.CSV:
+        options["GEOMETRY"] = "AS_XY" if geometry_field.geom_type == "POINT" else "AS_WKT"
+    if job.format == ExportJob.Format.KML and "name" in names:
+        dataset_options["NameField"] = "name"  # the placemark's label: the feature's (Chinese) name
+
+    # values() columns: plain attributes once each, then the sources of personal ones
+    paths: list[str] = []
+    for column in columns:
+        for path in (column.path,) if column.path else column.sources:
+            if path not in paths:
+                paths.append(path)
+    index = {path: i for i, path in enumerate(paths)}
+
+    rows = layer_rows(layer=layer, user=user, filters=filters).order_by("pk")
+    rows, parts = _parts(layer, job.format, rows)
+    total = rows.count()
+    done = 0
+    files: list[Path] = []
+    # appended formats reach 1.0 as they write; gathered ones keep the last tenth for the final write
+    share = 1.0 if fmt.appendable else 0.9
+    for part in parts:
+        path = workdir / f"{part.stem}{fmt.suffix}"
+        writer = _Writer(path, fmt, part, names, options, dataset_options)
+        selected = (rows.filter(part.where).annotate(_export_geom=AsWKB(part.geometry))
+                    .values_list(*paths, "_export_geom"))
+        for chunk in _chunks(selected.iterator(chunk_size=CHUNK)):
+            by_column = list(zip(*chunk, strict=True))
+            data, masks = [], []
+            for column in columns:
+                if column.kind == "personal":
+                    data.append(_personal_array(column, chunk, [index[s] for s in column.sources],
+                                                unmasked=unmasked))
+                    masks.append(None)
+                else:
+                    array, mask = _column_array(column, by_column[index[column.path]])
+                    data.append(array)
+                    masks.append(mask)
+            geometry = np.array([None if g is None else bytes(g) for g in by_column[-1]], dtype=object)
+            writer.add(geometry, data, masks)
+            done += len(chunk)
+            _set_progress(job, share * done / max(total, 1))
+        writer.close()
+        files.append(path)
+
+    if job.format != ExportJob.Format.SHP:
+        return files[0], done, personal if unmasked else []
+    field_map = workdir / FIELD_MAP_NAME
+    _write_field_map(field_map, columns, names)
+    archive = workdir / f"{layer.name}.zip"
+    # level 1: the DBF's padding compresses nearly as well as at level 6, in a fraction of the time
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
+        for shp in files:
+            for suffix in SHAPEFILE_PARTS:
+                member = shp.with_suffix(suffix)
+                if member.exists():
+                    zipped.write(member, member.name)
+        zipped.write(field_map, field_map.name)
+    return archive, done, personal if unmasked else []
+
+
+def _finish(job: ExportJob, *, status: str, error: str = "") -> ExportJob:
+    job.status, job.error, job.finished = status, error[:2000], timezone.now()
+    if status == JobStatus.DONE:
+        job.progress = 1.0
+    job.save(update_fields=["status", "error", "finished", "progress", "feature_count", "file", "modified"])
+    return job
+
+
+def export_run(*, job: ExportJob) -> ExportJob:
+    """Write the job's file, as its creator may see the layer now; audited. A finished job is left as it is."""
+    claimed = ExportJob.objects.filter(pk=job.pk, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).update(
+        status=JobStatus.RUNNING, progress=0.0, error="")
+    job.refresh_from_db()
+    if not claimed:
+        return job
+    user = job.created_by or AnonymousUser()
+    if user.is_authenticated:
+        models.prefetch_related_objects([user], "areas")  # every scope question reads them
+    layer = LAYERS.get(job.layer)
+    # access is judged again at run time: a role or scope may have changed since the request
+    if layer is None or not user.is_authenticated or not layer_visible_to(layer=layer, user=user):
+        return _finish(job, status=JobStatus.FAILED, error=_("This layer is not open to this account."))
+    try:
+        filters = export_filters_parse(layer=layer, filters=job.filters, user=user)
+    except ValidationError as exc:
+        return _finish(job, status=JobStatus.FAILED, error="; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()))
+    try:
+        with tempfile.TemporaryDirectory(prefix="gridline-export-") as tmp:
+            path, count, unmasked = _export(job=job, layer=layer, user=user, filters=filters, workdir=Path(tmp))
+            stamp = timezone.localtime().strftime("%Y%m%d")
+            with path.open("rb") as produced:
+                job.file.save(f"{layer.name}-{stamp}-{job.pk}{path.suffix}", File(produced), save=False)
+    except OperationalError:
+        raise  # the database went away: the task retries, and the job (still running) is claimed again
+    except Exception as exc:
+        logger.exception("export %s failed", job.pk)
+        return _finish(job, status=JobStatus.FAILED, error=str(exc) or exc.__class__.__name__)
+    job.feature_count = count
+    with transaction.atomic():
+        details = {"job": job.pk, "format": job.format, "filters": job.filters, "count": count}
+        if unmasked:
+            details["unmasked"] = unmasked  # the file holds these personal fields in full
+        audit_record(actor=user, action=AuditEntry.Action.EXPORT, target=layer.name, details=details)
+        return _finish(job, status=JobStatus.DONE)
+
+
+def export_filename(job: ExportJob) -> str:
+    """The name a download is saved under: layer, day and job, e.g. places-20240501-12.zip."""
+    return Path(job.file.name).name if job.file else f"{job.layer}-{job.pk}"
+
+
+__all__ = ["CHUNK", "FORMATS", "Column", "export_filename", "export_filters_parse", "export_job_for", "export_request",
+           "export_run", "layer_columns", "shapefile_field_names"]

@@ -1,0 +1,271 @@
+"""Readers of import files: one per format, each giving a `Table` of rows (values by column) and geometries.
+
+Formats: CSV (UTF-8 with or without BOM, else GB18030, the superset of GBK), Excel .xlsx, zipped
+Shapefile, GeoPackage, GeoJSON. A file that cannot be read at all raises `ReadError`, whose message is
+written into the import's report as it stands, so it says what is wrong and what to do.
+
+Text encoding of a Shapefile's .dbf: the .cpg names it when present. Without a .cpg, GDAL would assume
+ISO-8859-1, which turns Chinese names into mojibake; Chinese department files without .cpg are nearly
+always GBK. So the .dbf is read byte for byte and decoded here: the dBASE language driver byte when it
+says GBK (0x4D), else UTF-8 when every value is valid UTF-8, else GB18030; the report says which was used.
+
+Coordinate systems: the file's own CRS (.prj, GeoPackage, GeoJSON = WGS 84) is kept in `Table.crs`; a
+Shapefile without .prj gives `crs_missing=True`, which the import reports unless the job names a crs.
+The SRS text reaches pyogrio's bundled GDAL (>= 3.9, see settings' note on gis.W001) and pyproj, never
+Django's GDAL.
+"""
+
+import csv
+import datetime as dt
+import io
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".zip": "shapefile", ".gpkg": "gpkg",
+           ".geojson": "geojson", ".json": "geojson"}
+_GBK_CODEPAGES = {"gbk", "cp936", "936", "gb2312", "gb18030", "ansi 936", "windows-936", "ms936"}
+
+
+class ReadError(Exception):
+    """The file as a whole cannot be imported (too large, broken, wrong format)."""
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list]  # values in column order
+    row_numbers: list[int]  # the row as the department sees it: spreadsheet line, or feature number
+    geometries: list[bytes | None] | None = None  # WKB, for the spatial formats
+    crs: str | None = None  # the file's own coordinate system (EPSG:n or WKT), None when it does not say
+    crs_missing: bool = False  # a spatial file that should say (a Shapefile without .prj) and does not
+    notes: list[str] = field(default_factory=list)  # how the file was read, for the report
+    row_problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
+    """The rows of the file at `path`; `name` (the uploaded file name) picks the format by its extension."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ReadError(_("The file is %(size).1f MB; imports take at most %(limit).1f MB. Split it into smaller "
+                          "files.") % {"size": size / 1e6, "limit": max_bytes / 1e6})
+    if size == 0:
+        raise ReadError(_("The file is empty."))
+    suffix = Path(name or path.name).suffix.lower()
+    kind = FORMATS.get(suffix)
+    if kind is None:
+        raise ReadError(_("Unknown file type %(suffix)s: use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg or "
+                          ".geojson.") % {"suffix": suffix or "(none)"})
+    return {"csv": read_csv, "xlsx": read_xlsx, "shapefile": read_shapefile_zip, "gpkg": read_gpkg,
+            "geojson": read_geojson}[kind](path)
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Text and the encoding it was read in: UTF-8 (BOM or not) when valid, else GB18030 (covers GBK, GB2312)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "UTF-8"
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "GB18030"
+    except UnicodeDecodeError as exc:
+        raise ReadError(_("The text is neither UTF-8 nor GBK/GB18030 (byte %(pos)d). Save the file as UTF-8.")
+                        % {"pos": exc.start}) from exc
+
+
+def _header(cells: list) -> list[str]:
+    columns = [("" if c is None else str(c)).strip().lstrip("\ufeff") for c in cells]
+    while columns and not columns[-1]:
+        columns.pop()
+    if not columns:
+        raise ReadError(_("The first row must name the columns; it is empty."))
+    seen: set[str] = set()
+    for i, column in enumerate(columns):
+        if not column:
+            raise ReadError(_("Column %(n)d has no name in the first row.") % {"n": i + 1})
+        if column in seen:
+            raise ReadError(_("Column %(name)s appears twice in the first row.") % {"name": column})
+        seen.add(column)
+    return columns
+
+
+def read_csv(path: Path) -> Table:
+    text, encoding = decode_text(path.read_bytes())
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        columns = _header(next(reader))
+    except StopIteration as exc:
+        raise ReadError(_("The file is empty.")) from exc
+    width = len(columns)
+    table = Table(columns=columns, rows=[], row_numbers=[],
+                  notes=[_("Read as %(encoding)s text.") % {"encoding": encoding}])
+    rows, numbers = table.rows, table.row_numbers
+    try:
+        for number, row in enumerate(reader, start=2):
+            if len(row) != width:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) > width and any(cell.strip() for cell in row[width:]):
+                    table.row_problems.append((number, _("The row has %(n)d values; the header names %(w)d "
+                                                         "columns.") % {"n": len(row), "w": width}))
+                row = (row + [""] * width)[:width]
+            rows.append(row)
+            numbers.append(number)
+    except csv.Error as exc:
+        raise ReadError(_("The CSV cannot be parsed near row %(n)d: %(exc)s") % {"n": reader.line_num,
+                                                                                  "exc": exc}) from exc
+    return table
+
+
+def read_xlsx(path: Path) -> Table:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zip, XML and its own errors for a broken file
+        raise ReadError(_("The file is not a readable Excel workbook (.xlsx): %(exc)s") % {"exc": exc}) from exc
+    try:
+        sheet = book.worksheets[0]
+        cells = sheet.iter_rows(values_only=True)
+        columns = None
+        header_row = 0
+        for header_row, row in enumerate(cells, start=1):  # noqa: B007 - the header's row number is used below
+            if any(c not in (None, "") for c in row):
+                columns = _header(list(row))
+                break
+        if columns is None:
+            raise ReadError(_("The first sheet is empty."))
+        width = len(columns)
+        table = Table(columns=columns, rows=[], row_numbers=[],
+                      notes=[_("Read the first sheet, %(sheet)s.") % {"sheet": sheet.title}])
+        for number, row in enumerate(cells, start=header_row + 1):
+            values = list(row[:width]) + [None] * (width - len(row))
+            if all(v is None or v == "" for v in values):
+                continue
+            table.rows.append([v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v
+                               for v in values])
+            table.row_numbers.append(number)
+        return table
+    finally:
+        book.close()
+
+
+def _dbf_language_driver(data: bytes) -> int:
+    return data[29] if len(data) > 29 else 0
+
+
+def read_shapefile_zip(path: Path) -> Table:
+    try:
+        archive = zipfile.ZipFile(path)
+        broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ReadError(_("The zip file is broken or not a zip file (%(exc)s). Zip the Shapefile's .shp, .shx, "
+                          ".dbf and .prj again.") % {"exc": exc}) from exc
+    if broken is not None:
+        raise ReadError(_("The zip file is damaged: %(member)s cannot be read. Zip the Shapefile again.")
+                        % {"member": broken})
+    with archive:
+        names = [n for n in archive.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
+        shps = [n for n in names if n.lower().endswith(".shp")]
+        if not shps:
+            raise ReadError(_("The zip holds no .shp file. A Shapefile import is a zip of .shp, .shx, .dbf "
+                              "and .prj (and .cpg)."))
+        if len(shps) > 1:
+            raise ReadError(_("The zip holds several Shapefiles (%(names)s); import one per file.")
+                            % {"names": ", ".join(shps)})
+        stem = shps[0][:-4]
+        siblings = {n[len(stem):].lower(): n for n in names if n[:len(stem)] == stem and "." in n[len(stem):]}
+        missing = [ext for ext in (".shx", ".dbf") if ext not in siblings]
+        if missing:
+            raise ReadError(_("The Shapefile %(name)s lacks its %(missing)s file.")
+                            % {"name": Path(shps[0]).name, "missing": " and ".join(missing)})
+        notes = []
+        cpg = archive.read(siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
+        dbf_head = archive.open(siblings[".dbf"]).read(32)
+        has_prj = ".prj" in siblings
+    if cpg:
+        encoding = "GB18030" if cpg.lower() in _GBK_CODEPAGES else cpg
+        notes.append(_("Text encoding %(enc)s, as the .cpg says.") % {"enc": cpg})
+    elif _dbf_language_driver(dbf_head) == 0x4D:
+        encoding = "GB18030"
+        notes.append(_("No .cpg: text read as GBK, as the .dbf's language driver says."))
+    else:
+        encoding = None  # decided below from the bytes
+    table = _read_ogr(f"/vsizip/{path}/{shps[0]}", encoding=encoding or "ISO-8859-1", notes=notes)
+    if encoding is None:
+        _redecode(table)
+    table.crs_missing = not has_prj
+    if not has_prj:
+        table.crs = None
+    return table
+
+
+def _redecode(table: Table) -> None:
+    """Text read as ISO-8859-1 (byte for byte) decoded as UTF-8 when all of it is valid UTF-8, else GB18030."""
+    strings = [c for c in table.columns] + [v for row in table.rows for v in row if isinstance(v, str)]
+    raw = [s.encode("latin-1") for s in strings]
+    try:
+        for b in raw:
+            b.decode("utf-8")
+        encoding, label = "utf-8", "UTF-8"
+    except UnicodeDecodeError:
+        encoding, label = "gb18030", "GBK/GB18030"
+    try:
+        table.columns = [c.encode("latin-1").decode(encoding) for c in table.columns]
+        table.rows = [[v.encode("latin-1").decode(encoding) if isinstance(v, str) else v for v in row]
+                      for row in table.rows]
+    except UnicodeDecodeError as exc:
+        raise ReadError(_("No .cpg file, and the .dbf's text is neither UTF-8 nor GBK. Add a .cpg naming its "
+                          "encoding.")) from exc
+    table.notes.append(_("No .cpg: text read as %(enc)s (it is valid %(enc)s; add a .cpg to say so).")
+                       % {"enc": label})
+
+
+def _read_ogr(source: str, *, encoding: str | None = None, layer: str | None = None,
+              notes: list[str] | None = None) -> Table:
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=encoding,
+                                                             datetime_as_string=True)
+    except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ReadError(_("The file cannot be read as spatial data: %(exc)s") % {"exc": exc}) from exc
+    columns = [str(c) for c in meta["fields"]]
+    n = len(geometry) if geometry is not None else (len(field_data[0]) if field_data else 0)
+    lists = [[None if v is None or (isinstance(v, float) and v != v) else v for v in array.tolist()]
+             for array in field_data]
+    rows = [list(values) for values in zip(*lists, strict=True)] if lists else [[] for _ in range(n)]
+    return Table(columns=columns, rows=rows, row_numbers=list(range(1, n + 1)),
+                 geometries=list(geometry) if geometry is not None else None, crs=meta.get("crs"),
+                 notes=notes or [])
+
+
+def read_gpkg(path: Path) -> Table:
+    import pyogrio
+
+    try:
+        layers = [name for name, geometry_type in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises its own error classes and OSError for a broken file
+        raise ReadError(_("The file is not a readable GeoPackage: %(exc)s") % {"exc": exc}) from exc
+    if not layers:
+        raise ReadError(_("The GeoPackage holds no layer."))
+    notes = []
+    if len(layers) > 1:
+        notes.append(_("The GeoPackage holds %(n)d layers; the first, %(layer)s, was read.")
+                     % {"n": len(layers), "layer": layers[0]})
+    return _read_ogr(os.fspath(path), layer=layers[0], notes=notes)
+
+
+def read_geojson(path: Path) -> Table:
+    # RFC 7946: GeoJSON is WGS 84 longitude/latitude; GDAL reports EPSG:4326 for it.
+    return _read_ogr(os.fspath(path))
