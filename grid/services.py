@@ -99,8 +99,9 @@ def stations_place(*, grid_ids: list[int] | None = None) -> int:
 
 
 def places_refresh(*, grid_ids: list[int] | None = None) -> dict[str, int]:
-    """Re-place incidents and stations after the grids `grid_ids` changed or were deleted."""
-    return {"incidents": incidents_place(grid_ids=grid_ids), "stations": stations_place(grid_ids=grid_ids)}
+    """Re-place incidents and stations after the grids `grid_ids` changed or were deleted, in one transaction."""
+    with transaction.atomic():
+        return {"incidents": incidents_place(grid_ids=grid_ids), "stations": stations_place(grid_ids=grid_ids)}
 
 
 def _as_multipolygon(geometry) -> MultiPolygon:
