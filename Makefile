@@ -27,3 +27,4 @@ lint: bootstrap
 bench: bootstrap
 	@BOOTSTRAP_EXTRA="wrk" scripts/bootstrap.sh
 	@$(PY) bench/nearest_stations.py
+	@$(PY) bench/layers_io.py

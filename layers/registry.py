@@ -14,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Model, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from grid.access import grid_scope_q, incidents_for, may_see_sensitive
 from grid.models import Incident, Station, User
@@ -160,7 +161,8 @@ register(Layer(
     sensitivity=Sensitivity.PERSONAL, style={"color": "#c62828", "radius": 4},
     category_lookup="categories__contains", related=_PERSON_RELATED))
 register(Layer(
-    name="households", group="people", title=_("households"), model=Household, geometry_field="location",
+    name="households", group="people", title=pgettext_lazy("register", "households"), model=Household,
+    geometry_field="location",
     base_queryset=_scoped(Household), sensitivity=Sensitivity.INTERNAL, style={"color": "#5e35b1", "radius": 3},
     attributes=(_field("id", "ID"), _field("code", _("household number")), _field("address", _("address")),
                 _field("building", _("building")), _field("unit", _("unit")), _field("room", _("room")),

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from grid.access import may_see_sensitive
 from grid.models import User
@@ -39,7 +40,7 @@ def person_save(*, person: Person, id_card: str | None = None, phone: str | None
 def person_sensitive_read(*, person: Person, user: User, reason: str) -> dict[str, str]:
     """The unmasked ID-card number and phone, for an account with clearance and a stated reason; audited."""
     if not may_see_sensitive(user):
-        raise PermissionDenied("This account may not see unmasked personal fields.")
+        raise PermissionDenied(_("This account may not see unmasked personal fields."))
     with transaction.atomic():
         audit_record(actor=user, action=AuditEntry.Action.UNMASKED_READ, target=f"layers.person:{person.pk}",
                      reason=reason, details={"fields": ["id_card", "phone"]})

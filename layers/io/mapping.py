@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from layers.models import Gender, Organization, PersonCategory, Place, Thing, WorkKind
 
@@ -70,11 +71,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("经度", "lng", "longitude", "x"), "lat": ("纬度", "latitude", "y"),
     "grid": ("网格", "网格编码", "网格编号"), "categories": ("人员类别", "类别", "标签"),
     "platform": ("平台", "所属平台"), "work_kind": ("从业类型", "职业类型"),
-    "employer_name": ("所属企业", "所属公司", "工作单位"), "employer_code": ("所属企业统一社会信用代码",),
+    # "employer" and "parent" are the names our own exports give these columns: a round trip needs no mapping.
+    "employer_name": ("所属企业", "所属公司", "工作单位", "employer"), "employer_code": ("所属企业统一社会信用代码",),
     "branch_code": ("所属党支部代码", "党组织代码"), "mobile_member": ("流动党员",),
     "code": ("编码", "编号", "统一社会信用代码", "代码"), "building": ("楼栋", "楼号"), "unit": ("单元",),
     "room": ("房号", "门牌号"), "kind": ("类型", "种类"), "condition": ("状态", "设施状态"),
-    "parent_code": ("上级组织代码", "上级代码"),
+    "parent_code": ("上级组织代码", "上级代码", "parent"),
 }
 
 
@@ -165,12 +167,14 @@ CHOICES: dict[str, dict[str, str]] = {
                           "协会": Organization.Kind.ASSOCIATION, "社会组织": Organization.Kind.ASSOCIATION,
                           "部门": Organization.Kind.DEPARTMENT},
 }
-for _name, _choices in (("gender", Gender), ("work_kind", WorkKind), ("categories", PersonCategory),
-                        ("place_kind", Place.Kind), ("thing_kind", Thing.Kind), ("condition", Thing.Condition),
-                        ("organization_kind", Organization.Kind)):
-    for _value, _label in _choices.choices:
-        CHOICES[_name].setdefault(_value, _value)
-        CHOICES[_name].setdefault(str(_label).lower(), _value)
+# The English labels, whichever language is active when this module is first imported.
+with override("en"):
+    for _name, _choices in (("gender", Gender), ("work_kind", WorkKind), ("categories", PersonCategory),
+                            ("place_kind", Place.Kind), ("thing_kind", Thing.Kind), ("condition", Thing.Condition),
+                            ("organization_kind", Organization.Kind)):
+        for _value, _label in _choices.choices:
+            CHOICES[_name].setdefault(_value, _value)
+            CHOICES[_name].setdefault(str(_label).lower(), _value)
 DEFAULTS = {"places": {"kind": Place.Kind.OTHER}, "things": {"kind": Thing.Kind.OTHER},
             "organizations": {"kind": Organization.Kind.ENTERPRISE}}
 

@@ -123,7 +123,28 @@ def read_csv(path: Path) -> Table:
     except csv.Error as exc:
         raise ReadError(_("The CSV cannot be parsed near row %(n)d: %(exc)s") % {"n": reader.line_num,
                                                                                   "exc": exc}) from exc
+    _wkt_geometries(table)
     return table
+
+
+def _wkt_geometries(table: Table) -> None:
+    """A column named WKT (how GDAL, and our exports of mixed geometries, write a CSV's geometry) as geometries.
+
+    Its coordinates are taken as the coordinate columns are: WGS 84 unless the job names another crs.
+    """
+    i = next((i for i, c in enumerate(table.columns) if c.upper() == "WKT"), None)
+    if i is None:
+        return
+    import numpy as np
+    import shapely
+
+    texts = [(row.pop(i) or "").strip() for row in table.rows]
+    del table.columns[i]
+    geoms = shapely.from_wkt(np.array([t or None for t in texts], dtype=object), on_invalid="ignore")
+    for number, text, geom in zip(table.row_numbers, texts, geoms, strict=True):
+        if text and geom is None:
+            table.row_problems.append((number, _("%(value)s is not a WKT geometry") % {"value": text[:40]}))
+    table.geometries = [None if g is None else shapely.to_wkb(g) for g in geoms]
 
 
 def read_xlsx(path: Path) -> Table:

@@ -6,6 +6,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db.models import Q, UniqueConstraint
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from grid.models import Grid, TimeStampedModel
 from layers import crypto
@@ -24,7 +25,8 @@ class Household(TimeStampedModel):
     class Meta:
         ordering = ["code"]
         verbose_name = _("household")
-        verbose_name_plural = _("households")
+        # a context of its own: grid's catalogue, which Django consults first, has "households" as a count (户数)
+        verbose_name_plural = pgettext_lazy("register", "households")
 
     def __str__(self) -> str:
         return f"{self.address} {self.building}-{self.unit}-{self.room}".strip("- ")

@@ -204,16 +204,16 @@ def test_bad_coordinates_write_nothing(territory):
     rows = [["编码", "名称", "经度", "纬度"], ["P1", "a", 109.93, 35.19], ["P2", "b", "东经109", 35.19],
             ["P3", "c", 200, 35.19], ["P4", "d", 120.0, 30.0]]
     job = import_run(job=job_for(csv_bytes(rows), "c.csv", "places"))
-    _assert_nothing_written(job, "not a number")
+    _assert_nothing_written(job, "不是数字")
     problems = {e["row"]: e["problem"] for e in job.report if e["level"] == "error"}
-    assert set(problems) == {3, 4} and "outside -180" in problems[4]
+    assert set(problems) == {3, 4} and "超出 -180" in problems[4]
 
 
 def test_point_outside_the_dispatchers_area_is_refused(territory, people):
     rows = [["编码", "名称", "经度", "纬度"], ["P1", "a", 109.93, 35.19], ["P2", "b", 109.97, 35.19],
             ["P3", "c", 120.0, 30.0]]
     job = import_run(job=job_for(csv_bytes(rows), "s.csv", "places", people["dispatcher_a"]))
-    _assert_nothing_written(job, "outside your area")
+    _assert_nothing_written(job, "不在您的负责区域内")
     assert {e["row"] for e in job.report if e["level"] == "error"} == {3, 4}
 
 
@@ -233,14 +233,14 @@ def test_broken_zip_and_shapefile_without_prj(territory, tmp_path):
 def test_too_large_file_is_refused(territory, settings):
     settings.IMPORT_MAX_BYTES = 200
     job = import_run(job=job_for(csv_bytes([PEOPLE_HEADER, *people_rows(20)]), "big.csv", "people"))
-    _assert_nothing_written(job, "at most")
+    _assert_nothing_written(job, "导入文件最大为")
 
 
 def test_all_or_nothing_with_one_bad_row(territory):
     rows = people_rows(30)
     rows[29][1] = "12345"
     job = import_run(job=job_for(csv_bytes([PEOPLE_HEADER, *rows]), "x.csv", "people"))
-    _assert_nothing_written(job, "18-character")
+    _assert_nothing_written(job, "不是 18 位身份证号")
 
 
 @pytest.mark.urls(__name__)
