@@ -34,27 +34,50 @@ GOAL_EXPORT_RATIO = 1.3  # our export's time / ogr2ogr's
 GOAL_IMPORT_SHARE = 0.5  # our import's rows/s / COPY's
 SIDE = 20  # grids per side: 400 grids
 WEST, SOUTH, CELL = 109.0, 35.0, 0.01  # the territory: 0.2° × 0.2°
-KINDS = ["dining", "shopping", "lodging", "transit", "education", "medical", "government", "culture",
-         "residential", "other"]
-EXPORT_SQL = ("SELECT p.id, p.code, p.name, p.kind, p.address, p.phone, g.code AS grid, p.location "
-              "FROM layers_place p LEFT JOIN grid_grid g ON g.id = p.grid_id ORDER BY p.id")
+KINDS = [
+    "dining",
+    "shopping",
+    "lodging",
+    "transit",
+    "education",
+    "medical",
+    "government",
+    "culture",
+    "residential",
+    "other",
+]
+EXPORT_SQL = (
+    "SELECT p.id, p.code, p.name, p.kind, p.address, p.phone, g.code AS grid, p.location "
+    "FROM layers_place p LEFT JOIN grid_grid g ON g.id = p.grid_id ORDER BY p.id"
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     default_url = os.environ.get("DATABASE_URL", "postgis://gridline:gridline@localhost:5432/gridline")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_IO_ROWS") or 1_000_000),
-                   help="places to export and to import (env BENCH_IO_ROWS)")
-    p.add_argument("--database-url", default=os.environ.get("BENCH_IO_DATABASE_URL")
-                   or default_url.rsplit("/", 1)[0] + "/gridline_bench_io",
-                   help="the benchmark's own database (env BENCH_IO_DATABASE_URL)")
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=int(os.environ.get("BENCH_IO_ROWS") or 1_000_000),
+        help="places to export and to import (env BENCH_IO_ROWS)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_IO_DATABASE_URL") or default_url.rsplit("/", 1)[0] + "/gridline_bench_io",
+        help="the benchmark's own database (env BENCH_IO_DATABASE_URL)",
+    )
     return p.parse_args(argv)
 
 
 def pg_parts(url: str) -> dict[str, str]:
     u = urlsplit(url)
-    return {"host": u.hostname or "localhost", "port": str(u.port or 5432), "dbname": u.path.lstrip("/"),
-            "user": unquote(u.username or ""), "password": unquote(u.password or "")}
+    return {
+        "host": u.hostname or "localhost",
+        "port": str(u.port or 5432),
+        "dbname": u.path.lstrip("/"),
+        "user": unquote(u.username or ""),
+        "password": unquote(u.password or ""),
+    }
 
 
 def ensure_database(url: str) -> None:
@@ -95,22 +118,42 @@ def make_register(n: int):
 
     from grid.models import AdminArea, Grid, User
 
-    county, _ = AdminArea.objects.update_or_create(code="619901", defaults=dict(
-        name="基准县", level=AdminArea.Level.COUNTY, boundary=MultiPolygon(Polygon.from_bbox(
-            (WEST, SOUTH, WEST + SIDE * CELL, SOUTH + SIDE * CELL)), srid=4326)))
-    community, _ = AdminArea.objects.update_or_create(code="619901001001", defaults=dict(
-        name="基准社区", level=AdminArea.Level.COMMUNITY, parent=county, boundary=county.boundary))
+    county, _ = AdminArea.objects.update_or_create(
+        code="619901",
+        defaults=dict(
+            name="基准县",
+            level=AdminArea.Level.COUNTY,
+            boundary=MultiPolygon(Polygon.from_bbox((WEST, SOUTH, WEST + SIDE * CELL, SOUTH + SIDE * CELL)), srid=4326),
+        ),
+    )
+    community, _ = AdminArea.objects.update_or_create(
+        code="619901001001",
+        defaults=dict(name="基准社区", level=AdminArea.Level.COMMUNITY, parent=county, boundary=county.boundary),
+    )
     if Grid.objects.filter(code__startswith="BG-").count() != SIDE * SIDE:
         Grid.objects.filter(code__startswith="BG-").delete()
-        Grid.objects.bulk_create([Grid(code=f"BG-{i:02d}-{j:02d}", name=f"基准网格{i}-{j}", community=community,
-                                       boundary=MultiPolygon(Polygon.from_bbox((
-                                           WEST + i * CELL, SOUTH + j * CELL, WEST + (i + 1) * CELL,
-                                           SOUTH + (j + 1) * CELL)), srid=4326))
-                                  for i in range(SIDE) for j in range(SIDE)])
+        Grid.objects.bulk_create(
+            [
+                Grid(
+                    code=f"BG-{i:02d}-{j:02d}",
+                    name=f"基准网格{i}-{j}",
+                    community=community,
+                    boundary=MultiPolygon(
+                        Polygon.from_bbox(
+                            (WEST + i * CELL, SOUTH + j * CELL, WEST + (i + 1) * CELL, SOUTH + (j + 1) * CELL)
+                        ),
+                        srid=4326,
+                    ),
+                )
+                for i in range(SIDE)
+                for j in range(SIDE)
+            ]
+        )
     grid_ids = dict(Grid.objects.filter(code__startswith="BG-").values_list("code", "id"))
     ids = [grid_ids[f"BG-{i:02d}-{j:02d}"] for i in range(SIDE) for j in range(SIDE)]
-    user, _ = User.objects.update_or_create(username="bench-io", defaults=dict(is_superuser=True, is_staff=True,
-                                                                                 sensitive_clearance=True))
+    user, _ = User.objects.update_or_create(
+        username="bench-io", defaults=dict(is_superuser=True, is_staff=True, sensitive_clearance=True)
+    )
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE layers_place RESTART IDENTITY CASCADE")
         # a point strictly inside its cell (never on an edge), so the cell is its grid
@@ -121,8 +164,17 @@ def make_register(n: int):
             "ST_SetSRID(ST_MakePoint(%(w)s + (c / %(side)s + 0.05 + 0.9 * random()) * %(cell)s, "
             "%(s)s + (c %% %(side)s + 0.05 + 0.9 * random()) * %(cell)s), 4326), (%(ids)s::bigint[])[1 + c], "
             "now(), now() FROM generate_series(1, %(n)s) s, LATERAL (SELECT s %% %(cells)s AS c) cc",
-            {"kinds": KINDS, "w": WEST, "s": SOUTH, "side": SIDE, "cell": CELL, "ids": ids, "n": n,
-             "cells": SIDE * SIDE})
+            {
+                "kinds": KINDS,
+                "w": WEST,
+                "s": SOUTH,
+                "side": SIDE,
+                "cell": CELL,
+                "ids": ids,
+                "n": n,
+                "cells": SIDE * SIDE,
+            },
+        )
         cursor.execute("ANALYZE layers_place")
     return user
 
@@ -147,14 +199,18 @@ def our_export(user, fmt: str) -> float:
 
 def ogr2ogr(url: str, fmt: str, workdir: Path) -> float:
     p = pg_parts(url)
-    source = (f"PG:host={p['host']} port={p['port']} dbname={p['dbname']} user={p['user']} "
-              f"password={p['password']}")
-    driver, target, options = {"shp": ("ESRI Shapefile", workdir / "places.shp", ["-lco", "ENCODING=UTF-8"]),
-                               "gpkg": ("GPKG", workdir / "places.gpkg", [])}[fmt]
+    source = f"PG:host={p['host']} port={p['port']} dbname={p['dbname']} user={p['user']} password={p['password']}"
+    driver, target, options = {
+        "shp": ("ESRI Shapefile", workdir / "places.shp", ["-lco", "ENCODING=UTF-8"]),
+        "gpkg": ("GPKG", workdir / "places.gpkg", []),
+    }[fmt]
 
     def run() -> None:
-        subprocess.run(["ogr2ogr", "-f", driver, str(target), source, "-sql", EXPORT_SQL, "-nln", "places",
-                        *options], check=True, capture_output=True)
+        subprocess.run(
+            ["ogr2ogr", "-f", driver, str(target), source, "-sql", EXPORT_SQL, "-nln", "places", *options],
+            check=True,
+            capture_output=True,
+        )
         if fmt == "shp":  # delivered as the export delivers it: zipped, deflate level 1
             with zipfile.ZipFile(workdir / "places.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
                 for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
@@ -178,9 +234,16 @@ def write_csv(path: Path, n: int) -> None:
         writer.writerow(["编码", "名称", "类型", "地址", "经度", "纬度"])
         for s in range(1, n + 1):
             c = s % (SIDE * SIDE)
-            writer.writerow([f"BI{s:08d}", f"导入场所{s}号（测试）", KINDS[s % 10], f"基准县导入路{s % 997}号",
-                             f"{WEST + (c // SIDE + 0.05 + 0.9 * rng.random()) * CELL:.7f}",
-                             f"{SOUTH + (c % SIDE + 0.05 + 0.9 * rng.random()) * CELL:.7f}"])
+            writer.writerow(
+                [
+                    f"BI{s:08d}",
+                    f"导入场所{s}号（测试）",
+                    KINDS[s % 10],
+                    f"基准县导入路{s % 997}号",
+                    f"{WEST + (c // SIDE + 0.05 + 0.9 * rng.random()) * CELL:.7f}",
+                    f"{SOUTH + (c % SIDE + 0.05 + 0.9 * rng.random()) * CELL:.7f}",
+                ]
+            )
 
 
 def our_import(user, path: Path) -> tuple[float, int]:
@@ -204,12 +267,16 @@ def copy_import(url: str, path: Path) -> float:
     import psycopg
 
     with psycopg.connect(**pg_parts(url)) as conn:
-        conn.execute("CREATE TEMP TABLE bench_copy (code text, name text, kind text, address text, lon float8, "
-                     "lat float8)")
+        conn.execute(
+            "CREATE TEMP TABLE bench_copy (code text, name text, kind text, address text, lon float8, lat float8)"
+        )
 
         def run() -> None:
-            with conn.cursor() as cursor, cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") \
-                    as copy, path.open("rb") as source:
+            with (
+                conn.cursor() as cursor,
+                cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+                path.open("rb") as source,
+            ):
                 while block := source.read(1 << 20):
                     copy.write(block)
             conn.commit()
@@ -246,8 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         results.append(("import CSV", ours, "COPY", theirs, n))
 
     print()
-    print(f"{'what':<26}{'ours s':>9}{'rows/s':>11}{'baseline':>10}{'base s':>9}{'rows/s':>11}{'ratio':>8}"
-          f"{'goal':>10}{'met':>5}")
+    print(
+        f"{'what':<26}{'ours s':>9}{'rows/s':>11}{'baseline':>10}{'base s':>9}{'rows/s':>11}{'ratio':>8}"
+        f"{'goal':>10}{'met':>5}"
+    )
     for label, ours, baseline, theirs, rows in results:
         if baseline == "COPY":
             ratio = (rows / ours) / (rows / theirs)  # share of COPY's rate
@@ -257,8 +326,10 @@ def main(argv: list[str] | None = None) -> int:
             ratio = ours / theirs  # times ogr2ogr's time
             goal, met = f"<= {GOAL_EXPORT_RATIO}x", ratio <= GOAL_EXPORT_RATIO
             shown = f"{ratio:.2f}x"
-        print(f"{label:<26}{ours:>9.2f}{rows / ours:>11,.0f}{baseline:>10}{theirs:>9.2f}{rows / theirs:>11,.0f}"
-              f"{shown:>8}{goal:>10}{'yes' if met else 'NO':>5}")
+        print(
+            f"{label:<26}{ours:>9.2f}{rows / ours:>11,.0f}{baseline:>10}{theirs:>9.2f}{rows / theirs:>11,.0f}"
+            f"{shown:>8}{goal:>10}{'yes' if met else 'NO':>5}"
+        )
     return 0
 
 

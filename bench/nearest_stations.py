@@ -55,35 +55,80 @@ def env_default(name: str, default, cast=str):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cpus = os.cpu_count() or 2
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--scale", type=int, default=env_default("BENCH_SCALE", 5000, int),
-                   help="load_demo --scale when the database holds too few stations (BENCH_SCALE)")
-    p.add_argument("--min-stations", type=int, default=env_default("BENCH_MIN_STATIONS", 1_000_000, int),
-                   help="fewer stations than this trigger load_demo --replace (BENCH_MIN_STATIONS)")
-    p.add_argument("--duration", type=int, default=env_default("BENCH_DURATION", 20, int),
-                   help="seconds of each measured run (BENCH_DURATION)")
-    p.add_argument("--warmup", type=int, default=env_default("BENCH_WARMUP", 3, int),
-                   help="seconds of unmeasured load before each run (BENCH_WARMUP)")
-    p.add_argument("--limit", type=int, default=env_default("BENCH_LIMIT", 5, int),
-                   help="stations per answer (BENCH_LIMIT)")
-    p.add_argument("--pg-clients", type=int, default=env_default("BENCH_PG_CLIENTS", 2, int),
-                   help="pgbench clients (BENCH_PG_CLIENTS)")
-    p.add_argument("--pg-mode", choices=["simple", "extended", "prepared"],
-                   default=env_default("BENCH_PG_MODE", "prepared"),
-                   help="pgbench protocol: prepared is the fastest a client can ask (BENCH_PG_MODE)")
-    p.add_argument("--threads", type=int, default=env_default("BENCH_THREADS", 2, int),
-                   help="wrk threads (BENCH_THREADS)")
-    p.add_argument("--connections", type=int, default=env_default("BENCH_CONNECTIONS", 4, int),
-                   help="wrk connections (BENCH_CONNECTIONS)")
-    p.add_argument("--workers", type=int, default=env_default("BENCH_WORKERS", cpus + 1, int),
-                   help="gunicorn workers (BENCH_WORKERS)")
-    p.add_argument("--worker-class", default=env_default("BENCH_WORKER_CLASS", "sync"),
-                   help="gunicorn worker class (BENCH_WORKER_CLASS)")
-    p.add_argument("--gunicorn-threads", type=int, default=env_default("BENCH_GUNICORN_THREADS", 1, int),
-                   help="threads per gunicorn worker, for --worker-class gthread (BENCH_GUNICORN_THREADS)")
-    p.add_argument("--port", type=int, default=env_default("BENCH_PORT", 8201, int),
-                   help="first port to try for gunicorn (BENCH_PORT)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=env_default("BENCH_SCALE", 5000, int),
+        help="load_demo --scale when the database holds too few stations (BENCH_SCALE)",
+    )
+    p.add_argument(
+        "--min-stations",
+        type=int,
+        default=env_default("BENCH_MIN_STATIONS", 1_000_000, int),
+        help="fewer stations than this trigger load_demo --replace (BENCH_MIN_STATIONS)",
+    )
+    p.add_argument(
+        "--duration",
+        type=int,
+        default=env_default("BENCH_DURATION", 20, int),
+        help="seconds of each measured run (BENCH_DURATION)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=env_default("BENCH_WARMUP", 3, int),
+        help="seconds of unmeasured load before each run (BENCH_WARMUP)",
+    )
+    p.add_argument(
+        "--limit", type=int, default=env_default("BENCH_LIMIT", 5, int), help="stations per answer (BENCH_LIMIT)"
+    )
+    p.add_argument(
+        "--pg-clients",
+        type=int,
+        default=env_default("BENCH_PG_CLIENTS", 2, int),
+        help="pgbench clients (BENCH_PG_CLIENTS)",
+    )
+    p.add_argument(
+        "--pg-mode",
+        choices=["simple", "extended", "prepared"],
+        default=env_default("BENCH_PG_MODE", "prepared"),
+        help="pgbench protocol: prepared is the fastest a client can ask (BENCH_PG_MODE)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=env_default("BENCH_THREADS", 2, int), help="wrk threads (BENCH_THREADS)"
+    )
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=env_default("BENCH_CONNECTIONS", 4, int),
+        help="wrk connections (BENCH_CONNECTIONS)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=env_default("BENCH_WORKERS", cpus + 1, int),
+        help="gunicorn workers (BENCH_WORKERS)",
+    )
+    p.add_argument(
+        "--worker-class",
+        default=env_default("BENCH_WORKER_CLASS", "sync"),
+        help="gunicorn worker class (BENCH_WORKER_CLASS)",
+    )
+    p.add_argument(
+        "--gunicorn-threads",
+        type=int,
+        default=env_default("BENCH_GUNICORN_THREADS", 1, int),
+        help="threads per gunicorn worker, for --worker-class gthread (BENCH_GUNICORN_THREADS)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=env_default("BENCH_PORT", 8201, int),
+        help="first port to try for gunicorn (BENCH_PORT)",
+    )
     p.add_argument("--skip-raw", action="store_true", help="skip pgbench (no ratio)")
     p.add_argument("--skip-api", action="store_true", help="skip gunicorn + wrk")
     args = p.parse_args(argv)
@@ -97,6 +142,7 @@ def say(message: str) -> None:
 
 
 # --- 1. data -----------------------------------------------------------------------------------------
+
 
 def django_setup() -> None:
     sys.path.insert(0, str(ROOT))
@@ -118,11 +164,15 @@ def ensure_data(args: argparse.Namespace) -> int:
         say(f"{count:,} stations present (>= {args.min_stations:,}): no load")
     else:
         if "load_demo" not in get_commands():
-            raise BenchError(f"only {count:,} stations and no load_demo command to load more "
-                             f"(fixtures/management/commands/load_demo.py)")
+            raise BenchError(
+                f"only {count:,} stations and no load_demo command to load more "
+                f"(fixtures/management/commands/load_demo.py)"
+            )
         command = [sys.executable, str(ROOT / "manage.py"), "load_demo", "--scale", str(args.scale), "--replace"]
-        say(f"{count:,} stations present (< {args.min_stations:,}): running {' '.join(command[1:])}, "
-            f"which replaces the territory in database {connection.settings_dict['NAME']!r}")
+        say(
+            f"{count:,} stations present (< {args.min_stations:,}): running {' '.join(command[1:])}, "
+            f"which replaces the territory in database {connection.settings_dict['NAME']!r}"
+        )
         connection.close()
         started = time.monotonic()
         if subprocess.run(command, cwd=ROOT).returncode != 0:
@@ -130,8 +180,10 @@ def ensure_data(args: argparse.Namespace) -> int:
         count = station_count()
         say(f"loaded {count:,} stations in {time.monotonic() - started:.0f} s")
         if count < args.min_stations:
-            raise BenchError(f"load_demo --scale {args.scale} left {count:,} stations, fewer than "
-                             f"{args.min_stations:,}: raise --scale")
+            raise BenchError(
+                f"load_demo --scale {args.scale} left {count:,} stations, fewer than "
+                f"{args.min_stations:,}: raise --scale"
+            )
     say("ANALYZE grid_station")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE grid_station")
@@ -151,13 +203,17 @@ def county_box() -> tuple[float, float, float, float]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                       "(SELECT ST_Extent(boundary) AS e FROM grid_adminarea WHERE level = 3) a")
+        cursor.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            "(SELECT ST_Extent(boundary) AS e FROM grid_adminarea WHERE level = 3) a"
+        )
         row = cursor.fetchone()
         source = "county boundary"
         if row[0] is None:
-            cursor.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                           "(SELECT ST_Extent(location::geometry) AS e FROM grid_station) a")
+            cursor.execute(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(location::geometry) AS e FROM grid_station) a"
+            )
             row = cursor.fetchone()
             source = "stations (no county in the database)"
     connection.close()  # the benchmark's own connection must not linger beside the measured ones
@@ -200,9 +256,12 @@ def database_backend_pids(application_name: str | None = None) -> list[int]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
-                       "AND (%s::text IS NULL OR application_name = %s::text)", [application_name] * 2)
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "AND (%s::text IS NULL OR application_name = %s::text)",
+            [application_name] * 2,
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -238,6 +297,7 @@ def measure_cpu(process: subprocess.Popen, duration: float, pids) -> CpuWindow |
 
 # --- 2. raw PostGIS: pgbench ----------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     rate: float  # queries or requests per second
@@ -261,10 +321,12 @@ def pgbench_script(box: tuple[float, float, float, float], limit: int) -> str:
     # random() in pgbench draws integers: a million steps across each side of the box.
     min_lon, min_lat, max_lon, max_lat = box
     point = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
-    return (f"\\set lon {min_lon!r} + random(0, 1000000) * {(max_lon - min_lon) / 1e6!r}\n"
-            f"\\set lat {min_lat!r} + random(0, 1000000) * {(max_lat - min_lat) / 1e6!r}\n"
-            f"SELECT id, ST_Distance(location, {point}) FROM grid_station "
-            f"ORDER BY location <-> {point} LIMIT {limit};\n")
+    return (
+        f"\\set lon {min_lon!r} + random(0, 1000000) * {(max_lon - min_lon) / 1e6!r}\n"
+        f"\\set lat {min_lat!r} + random(0, 1000000) * {(max_lat - min_lat) / 1e6!r}\n"
+        f"SELECT id, ST_Distance(location, {point}) FROM grid_station "
+        f"ORDER BY location <-> {point} LIMIT {limit};\n"
+    )
 
 
 def run_pgbench(args: argparse.Namespace, box: tuple[float, float, float, float]) -> Result:
@@ -275,18 +337,40 @@ def run_pgbench(args: argparse.Namespace, box: tuple[float, float, float, float]
     with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as tmp:
         script = Path(tmp) / "knn.sql"
         script.write_text(pgbench_script(box, args.limit))
-        base = [pgbench_path(), "-n", "-M", args.pg_mode, "-f", str(script),
-                "-c", str(args.pg_clients), "-j", str(args.pg_clients),
-                "-h", str(db.get("HOST") or "localhost"), "-p", str(db.get("PORT") or 5432),
-                "-U", str(db.get("USER") or ""), str(db["NAME"])]
+        base = [
+            pgbench_path(),
+            "-n",
+            "-M",
+            args.pg_mode,
+            "-f",
+            str(script),
+            "-c",
+            str(args.pg_clients),
+            "-j",
+            str(args.pg_clients),
+            "-h",
+            str(db.get("HOST") or "localhost"),
+            "-p",
+            str(db.get("PORT") or 5432),
+            "-U",
+            str(db.get("USER") or ""),
+            str(db["NAME"]),
+        ]
         if args.warmup:
             subprocess.run(base + ["-T", str(args.warmup)], env=env, capture_output=True, text=True)
         say(f"raw: pgbench -M {args.pg_mode} -c {args.pg_clients} -T {args.duration} (KNN, LIMIT {args.limit})")
-        process = subprocess.Popen(base + ["-T", str(args.duration), "-l", "--log-prefix", str(Path(tmp) / "log")],
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)
+        process = subprocess.Popen(
+            base + ["-T", str(args.duration), "-l", "--log-prefix", str(Path(tmp) / "log")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp,
+        )
         try:
-            cpu = measure_cpu(process, args.duration,
-                              lambda: [process.pid, *database_backend_pids(application_name="pgbench")])
+            cpu = measure_cpu(
+                process, args.duration, lambda: [process.pid, *database_backend_pids(application_name="pgbench")]
+            )
             stdout, stderr = process.communicate()
         finally:
             if process.poll() is None:
@@ -297,8 +381,9 @@ def run_pgbench(args: argparse.Namespace, box: tuple[float, float, float, float]
         if not found:
             raise BenchError(f"no tps in pgbench's output:\n{stdout}")
         # Per-transaction log lines: client_id transaction_no latency_us script_no epoch epoch_us
-        latencies = sorted(int(line.split()[2]) / 1000.0
-                           for log in Path(tmp).glob("log*") for line in log.read_text().splitlines())
+        latencies = sorted(
+            int(line.split()[2]) / 1000.0 for log in Path(tmp).glob("log*") for line in log.read_text().splitlines()
+        )
     if not latencies:
         raise BenchError("pgbench wrote no transaction log")
     return Result(float(found.group(1)), percentile(latencies, 50), percentile(latencies, 99), len(latencies), cpu)
@@ -311,6 +396,7 @@ def percentile(ordered: list[float], pct: float) -> float:
 
 
 # --- 3. API: gunicorn + wrk -----------------------------------------------------------------------------
+
 
 def free_port(first: int) -> int:
     for port in range(first, first + 100):
@@ -326,17 +412,30 @@ def free_port(first: int) -> int:
 @contextlib.contextmanager
 def gunicorn(args: argparse.Namespace, port: int, log: Path):
     exe = ROOT / ".venv" / "bin" / "gunicorn"
-    command = [str(exe) if exe.exists() else "gunicorn", "project.wsgi:application",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-               "--worker-class", args.worker_class, "--threads", str(args.gunicorn_threads),
-               "--error-logfile", str(log), "--log-level", "warning"]
+    command = [
+        str(exe) if exe.exists() else "gunicorn",
+        "project.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.gunicorn_threads),
+        "--error-logfile",
+        str(log),
+        "--log-level",
+        "warning",
+    ]
     if Path("/dev/shm").is_dir():
         # Workers touch a heartbeat file after every request: in memory, not on disk (gunicorn's advice).
         command += ["--worker-tmp-dir", "/dev/shm"]
     env = dict(os.environ, DEBUG="0", DJANGO_SETTINGS_MODULE="project.settings")
     # Its own session: Ctrl-C reaches the benchmark, which stops gunicorn in order (below).
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     try:
         yield process
     finally:
@@ -372,20 +471,41 @@ def wait_until_answering(process: subprocess.Popen, url: str, log: Path, limit: 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def run_wrk(args: argparse.Namespace, base_url: str, box: tuple[float, float, float, float],
-            duration: int, server: subprocess.Popen | None = None) -> tuple[Result, str]:
+def run_wrk(
+    args: argparse.Namespace,
+    base_url: str,
+    box: tuple[float, float, float, float],
+    duration: int,
+    server: subprocess.Popen | None = None,
+) -> tuple[Result, str]:
     wrk = shutil.which("wrk")
     if not wrk:
         raise BenchError("wrk not found (apt install wrk; `make bench` installs it)")
-    command = [wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration}s",
-               "--latency", "--timeout", "5s", "-s", str(LUA), base_url + ENDPOINT, "--",
-               *(repr(v) for v in box), str(args.limit)]
+    command = [
+        wrk,
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{duration}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        base_url + ENDPOINT,
+        "--",
+        *(repr(v) for v in box),
+        str(args.limit),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         cpu = None
         if server is not None:
-            cpu = measure_cpu(process, duration, lambda: [process.pid, server.pid, *child_pids(server.pid),
-                                                          *database_backend_pids()])
+            cpu = measure_cpu(
+                process, duration, lambda: [process.pid, server.pid, *child_pids(server.pid), *database_backend_pids()]
+            )
         stdout, stderr = process.communicate()
     finally:
         if process.poll() is None:
@@ -402,19 +522,20 @@ def run_wrk(args: argparse.Namespace, base_url: str, box: tuple[float, float, fl
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     if bad or errors:
-        raise BenchError(f"errors under load ({bad.group(0) if bad else ''} {errors.group(0) if errors else ''})"
-                         f":\n{out}")
+        raise BenchError(
+            f"errors under load ({bad.group(0) if bad else ''} {errors.group(0) if errors else ''}):\n{out}"
+        )
     ms = lambda m: float(m.group(1)) * _UNIT_MS[m.group(2)]  # noqa: E731
     return Result(float(rate.group(1)), ms(p50), ms(p99), int(total.group(1)), cpu), out
 
 
 # --- 4. report ------------------------------------------------------------------------------------------
 
+
 def report(args: argparse.Namespace, stations: int, raw: Result | None, api: Result | None) -> None:
     cpus = os.cpu_count() or 1
     print()
-    print(f"Nearest stations (LIMIT {args.limit}) over {stations:,} stations, {cpus} CPUs, "
-          f"{args.duration} s per run")
+    print(f"Nearest stations (LIMIT {args.limit}) over {stations:,} stations, {cpus} CPUs, {args.duration} s per run")
     rows = [("", "throughput", "p50", "p99", "CPU per op", "others' CPU")]
 
     def cpu_cells(result: Result) -> tuple[str, str]:
@@ -424,30 +545,51 @@ def report(args: argparse.Namespace, stations: int, raw: Result | None, api: Res
         return f"{per_op_us:,.0f} us", f"{result.cpu.others_cores:.2f} cores"
 
     if raw:
-        rows.append((f"raw PostGIS: pgbench -M {args.pg_mode}, {args.pg_clients} clients",
-                     f"{raw.rate:,.0f} q/s", f"{raw.p50_ms:.2f} ms", f"{raw.p99_ms:.2f} ms", *cpu_cells(raw)))
+        rows.append(
+            (
+                f"raw PostGIS: pgbench -M {args.pg_mode}, {args.pg_clients} clients",
+                f"{raw.rate:,.0f} q/s",
+                f"{raw.p50_ms:.2f} ms",
+                f"{raw.p99_ms:.2f} ms",
+                *cpu_cells(raw),
+            )
+        )
     if api:
-        rows.append((f"API: gunicorn {args.workers}x{args.worker_class}"
-                     f"{f'/{args.gunicorn_threads}t' if args.gunicorn_threads > 1 else ''}, "
-                     f"wrk {args.threads} threads/{args.connections} conns",
-                     f"{api.rate:,.0f} req/s", f"{api.p50_ms:.2f} ms", f"{api.p99_ms:.2f} ms", *cpu_cells(api)))
+        rows.append(
+            (
+                f"API: gunicorn {args.workers}x{args.worker_class}"
+                f"{f'/{args.gunicorn_threads}t' if args.gunicorn_threads > 1 else ''}, "
+                f"wrk {args.threads} threads/{args.connections} conns",
+                f"{api.rate:,.0f} req/s",
+                f"{api.p50_ms:.2f} ms",
+                f"{api.p99_ms:.2f} ms",
+                *cpu_cells(api),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  " + r[0].ljust(widths[0])
-              + "".join("  " + c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)))
-    print("  (CPU per op: CPU time of the load generator, the server and its PostgreSQL backends per query or "
-          "request;\n   others' CPU: what other processes on this machine used meanwhile, which slows both runs)")
+        print("  " + r[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)))
+    print(
+        "  (CPU per op: CPU time of the load generator, the server and its PostgreSQL backends per query or "
+        "request;\n   others' CPU: what other processes on this machine used meanwhile, which slows both runs)"
+    )
     if raw and api:
         ratio = api.rate / raw.rate
-        print(f"  API / raw throughput: {ratio:.1%}   goal >= {GOAL_RATIO:.0%}: "
-              f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}")
+        print(
+            f"  API / raw throughput: {ratio:.1%}   goal >= {GOAL_RATIO:.0%}: "
+            f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}"
+        )
     if api:
-        print(f"  API p99: {api.p99_ms:.2f} ms   goal < {GOAL_P99_MS:.0f} ms: "
-              f"{'met' if api.p99_ms < GOAL_P99_MS else 'NOT met'}")
+        print(
+            f"  API p99: {api.p99_ms:.2f} ms   goal < {GOAL_P99_MS:.0f} ms: "
+            f"{'met' if api.p99_ms < GOAL_P99_MS else 'NOT met'}"
+        )
     busy = [r.cpu.others_cores for r in (raw, api) if r and r.cpu]
     if busy and max(busy) > 0.2 * cpus:
-        print(f"  Warning: other processes used up to {max(busy):.2f} of {cpus} CPUs during the runs; "
-              f"figures are lower and less comparable than on an idle machine.")
+        print(
+            f"  Warning: other processes used up to {max(busy):.2f} of {cpus} CPUs during the runs; "
+            f"figures are lower and less comparable than on an idle machine."
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,12 +610,18 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"API: gunicorn {args.workers} {args.worker_class} workers on {base_url}")
                 with gunicorn(args, port, log) as process:
                     center = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-                    wait_until_answering(process, f"{base_url}{ENDPOINT}?lon={center[0]:.6f}&lat={center[1]:.6f}"
-                                                  f"&limit={args.limit}", log, args.limit)
+                    wait_until_answering(
+                        process,
+                        f"{base_url}{ENDPOINT}?lon={center[0]:.6f}&lat={center[1]:.6f}&limit={args.limit}",
+                        log,
+                        args.limit,
+                    )
                     if args.warmup:
                         run_wrk(args, base_url, box, args.warmup)
-                    say(f"API: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
-                        f"-s {LUA.relative_to(ROOT)}")
+                    say(
+                        f"API: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
+                        f"-s {LUA.relative_to(ROOT)}"
+                    )
                     api, _ = run_wrk(args, base_url, box, args.duration, server=process)
         report(args, stations, raw, api)
         return 0

@@ -14,8 +14,11 @@ WRITE_ROLES = {Role.GRID_WORKER, Role.DISPATCHER, Role.ADMINISTRATOR}
 def _area_q(areas: list[AdminArea], *, prefix: str = "") -> Q:
     """Rows whose derived community/street/county (or grid's community) lies in one of `areas`."""
     q = Q(pk__in=[])
-    for level, field in ((AdminArea.Level.COMMUNITY, "community"), (AdminArea.Level.STREET, "street"),
-                         (AdminArea.Level.COUNTY, "county")):
+    for level, field in (
+        (AdminArea.Level.COMMUNITY, "community"),
+        (AdminArea.Level.STREET, "street"),
+        (AdminArea.Level.COUNTY, "county"),
+    ):
         ids = [a.pk for a in areas if a.level == level]
         if ids:
             q |= Q(**{f"{prefix}{field}_id__in": ids})

@@ -104,8 +104,11 @@ class GridAdmin(MapAdmin):
 
 class StationAdminForm(forms.ModelForm):
     amenities = forms.MultipleChoiceField(
-        label=capfirst(Station._meta.get_field("amenities").verbose_name), choices=Station.Amenity.choices,
-        required=False, widget=forms.CheckboxSelectMultiple)
+        label=capfirst(Station._meta.get_field("amenities").verbose_name),
+        choices=Station.Amenity.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     class Meta:
         model = Station
@@ -169,7 +172,11 @@ class IncidentAdmin(MapAdmin):
         if not change or "location" in form.changed_data:
             placement = placement_of(point=obj.location)
             obj.grid, obj.community, obj.street, obj.county = (
-                placement.grid, placement.community, placement.street, placement.county)
+                placement.grid,
+                placement.community,
+                placement.street,
+                placement.county,
+            )
         super().save_model(request, obj, form, change)
 
 

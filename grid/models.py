@@ -35,13 +35,18 @@ class User(AbstractUser):
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.RESIDENT)
     areas = models.ManyToManyField(
-        "AdminArea", blank=True, related_name="responsible_users", verbose_name=_("areas in scope"),
+        "AdminArea",
+        blank=True,
+        related_name="responsible_users",
+        verbose_name=_("areas in scope"),
         help_text=_("Dispatchers: a community or street; administrators and auditors: a county or above."),
     )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     sensitive_clearance = models.BooleanField(
-        _("sensitive clearance"), default=False,
-        help_text=_("May see sensitive categories and unmasked ID-card numbers and phones (each read is audited)."))
+        _("sensitive clearance"),
+        default=False,
+        help_text=_("May see sensitive categories and unmasked ID-card numbers and phones (each read is audited)."),
+    )
 
     class Meta:
         verbose_name = _("account")
@@ -63,7 +68,11 @@ class AdminArea(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100)
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, db_index=True)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         verbose_name=_("parent"),
     )
     boundary = models.MultiPolygonField(_("boundary"), srid=4326)
@@ -74,8 +83,9 @@ class AdminArea(TimeStampedModel):
         verbose_name_plural = _("administrative areas")
         constraints = [
             CheckConstraint(condition=Q(boundary__isvalid=True), name="%(app_label)s_%(class)s_boundary_valid"),
-            CheckConstraint(condition=Q(code__regex=r"^[0-9]{6}([0-9]{3}){0,2}$"),
-                            name="%(app_label)s_%(class)s_code_digits"),
+            CheckConstraint(
+                condition=Q(code__regex=r"^[0-9]{6}([0-9]{3}){0,2}$"), name="%(app_label)s_%(class)s_code_digits"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -85,8 +95,9 @@ class AdminArea(TimeStampedModel):
         if self.parent_id is not None and self.parent.level >= self.level:
             raise ValidationError({"parent": _("The parent must be a higher level than the area itself.")})
         if self.boundary is not None and not self.boundary.valid:
-            raise ValidationError({"boundary": _("Invalid boundary: %(reason)s") % {
-                "reason": self.boundary.valid_reason}})
+            raise ValidationError(
+                {"boundary": _("Invalid boundary: %(reason)s") % {"reason": self.boundary.valid_reason}}
+            )
 
     def ancestor(self, level: int) -> "AdminArea | None":
         """The area itself or its ancestor at `level` (walks up a tree at most five deep)."""
@@ -102,13 +113,19 @@ class Grid(TimeStampedModel):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100)
     community = models.ForeignKey(
-        AdminArea, on_delete=models.PROTECT, related_name="grids", verbose_name=_("community"),
+        AdminArea,
+        on_delete=models.PROTECT,
+        related_name="grids",
+        verbose_name=_("community"),
         limit_choices_to={"level": AdminArea.Level.COMMUNITY},
     )
     boundary = models.MultiPolygonField(_("boundary"), srid=4326)
     households = models.PositiveIntegerField(_("households"), default=0)
     workers = models.ManyToManyField(
-        User, blank=True, related_name="grids", verbose_name=_("grid workers"),
+        User,
+        blank=True,
+        related_name="grids",
+        verbose_name=_("grid workers"),
         limit_choices_to={"role": Role.GRID_WORKER},
     )
 
@@ -127,21 +144,28 @@ class Grid(TimeStampedModel):
         if self.boundary is None:
             return
         if not self.boundary.valid:
-            raise ValidationError({"boundary": _("Invalid boundary: %(reason)s") % {
-                "reason": self.boundary.valid_reason}})
+            raise ValidationError(
+                {"boundary": _("Invalid boundary: %(reason)s") % {"reason": self.boundary.valid_reason}}
+            )
         if self.community_id is None:
             return
         if self.community.level != AdminArea.Level.COMMUNITY:
             raise ValidationError({"community": _("A grid belongs to a community or village.")})
         # Interiors that intersect ("T********"): touching along an edge is allowed, overlap is not.
-        overlapping = (Grid.objects.filter(community_id=self.community_id)
-                       .exclude(pk=self.pk)
-                       .filter(boundary__relate=(self.boundary, "T********"))
-                       .order_by("code").first())
+        overlapping = (
+            Grid.objects.filter(community_id=self.community_id)
+            .exclude(pk=self.pk)
+            .filter(boundary__relate=(self.boundary, "T********"))
+            .order_by("code")
+            .first()
+        )
         if overlapping is not None:
-            raise ValidationError({"boundary": _(
-                "This boundary overlaps grid %(code)s %(name)s of the same community.") % {
-                "code": overlapping.code, "name": overlapping.name}})
+            raise ValidationError(
+                {
+                    "boundary": _("This boundary overlaps grid %(code)s %(name)s of the same community.")
+                    % {"code": overlapping.code, "name": overlapping.name}
+                }
+            )
 
 
 class Station(TimeStampedModel):
@@ -169,17 +193,28 @@ class Station(TimeStampedModel):
     address = models.CharField(_("address"), max_length=300, blank=True)
     # geography: "within N metres" and KNN distances are in metres on the spheroid.
     location = models.PointField(_("location"), srid=4326, geography=True)
-    amenities = ArrayField(models.CharField(max_length=24, choices=Amenity.choices), default=list, blank=True,
-                           verbose_name=_("amenities"))
+    amenities = ArrayField(
+        models.CharField(max_length=24, choices=Amenity.choices), default=list, blank=True, verbose_name=_("amenities")
+    )
     opening_hours = models.JSONField(
-        _("weekly opening hours"), default=dict, blank=True,
-        help_text=_('{"mon": [["08:00", "20:00"]], …, "sun": []}; a missing day is closed; '
-                    '["00:00", "24:00"] is all day.'),
+        _("weekly opening hours"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            '{"mon": [["08:00", "20:00"]], …, "sun": []}; a missing day is closed; ["00:00", "24:00"] is all day.'
+        ),
     )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     organization_name = models.CharField(_("owning organization"), max_length=200, blank=True)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="stations",
-                             verbose_name=_("grid"), editable=False)
+    grid = models.ForeignKey(
+        Grid,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stations",
+        verbose_name=_("grid"),
+        editable=False,
+    )
 
     class Meta:
         ordering = ["name"]
@@ -196,8 +231,9 @@ class Station(TimeStampedModel):
         validate_opening_hours(self.opening_hours)
         unknown = set(self.amenities) - set(Station.Amenity.values)
         if unknown:
-            raise ValidationError({"amenities": _("Unknown amenities: %(names)s") % {
-                "names": ", ".join(sorted(unknown))}})
+            raise ValidationError(
+                {"amenities": _("Unknown amenities: %(names)s") % {"names": ", ".join(sorted(unknown))}}
+            )
 
     def is_open_at(self, moment: dt.datetime) -> bool:
         from grid.opening_hours import is_open_at
@@ -211,8 +247,9 @@ class Category(TimeStampedModel):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100, blank=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
-                               verbose_name=_("parent"))
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
+    )
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
 
@@ -231,25 +268,62 @@ class Incident(TimeStampedModel):
     class Status(models.TextChoices):
         REPORTED = "reported", _("reported")
 
-    client_uuid = models.UUIDField(_("client UUID"), unique=True,
-                                   help_text=_("Made by the reporting device; a resend with it creates nothing."))
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents",
-                                 verbose_name=_("category"))
+    client_uuid = models.UUIDField(
+        _("client UUID"), unique=True, help_text=_("Made by the reporting device; a resend with it creates nothing.")
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("category")
+    )
     note = models.TextField(_("note"), blank=True, max_length=2000)
     # geometry (not geography): point-in-polygon against grid boundaries; metres via geography casts.
     location = models.PointField(_("location"), srid=4326)
-    reporter = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="reported_incidents", verbose_name=_("reporter"))
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.REPORTED,
-                              db_index=True)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents",
-                             verbose_name=_("grid"), editable=False)
-    community = models.ForeignKey(AdminArea, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                  verbose_name=_("community"), editable=False)
-    street = models.ForeignKey(AdminArea, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               verbose_name=_("street / town"), editable=False)
-    county = models.ForeignKey(AdminArea, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               verbose_name=_("county"), editable=False)
+    reporter = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reported_incidents",
+        verbose_name=_("reporter"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.REPORTED, db_index=True
+    )
+    grid = models.ForeignKey(
+        Grid,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+        verbose_name=_("grid"),
+        editable=False,
+    )
+    community = models.ForeignKey(
+        AdminArea,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("community"),
+        editable=False,
+    )
+    street = models.ForeignKey(
+        AdminArea,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("street / town"),
+        editable=False,
+    )
+    county = models.ForeignKey(
+        AdminArea,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("county"),
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -20,15 +20,18 @@ def validate_opening_hours(hours: object) -> None:
         if day not in DAYS:
             raise ValidationError({"opening_hours": _("Unknown day %(day)s; use mon … sun.") % {"day": day}})
         if not isinstance(spans, list):
-            raise ValidationError({"opening_hours": _("%(day)s must be a list of [open, close] pairs.") % {
-                "day": day}})
+            raise ValidationError({"opening_hours": _("%(day)s must be a list of [open, close] pairs.") % {"day": day}})
         for span in spans:
-            ok = (isinstance(span, list) and len(span) == 2 and all(isinstance(t, str) and _TIME.match(t)
-                                                                      for t in span))
+            ok = isinstance(span, list) and len(span) == 2 and all(isinstance(t, str) and _TIME.match(t) for t in span)
             if not ok or span[0] >= span[1]:
-                raise ValidationError({"opening_hours": _(
-                    "%(day)s: %(span)s is not an [\"HH:MM\", \"HH:MM\"] pair that closes after it opens.") % {
-                    "day": day, "span": span}})
+                raise ValidationError(
+                    {
+                        "opening_hours": _(
+                            '%(day)s: %(span)s is not an ["HH:MM", "HH:MM"] pair that closes after it opens.'
+                        )
+                        % {"day": day, "span": span}
+                    }
+                )
 
 
 def local_day_and_time(moment: dt.datetime) -> tuple[str, str]:

@@ -18,8 +18,9 @@ def grid_containing(*, point: Point) -> Grid | None:
     A point on an edge shared by two grids is covered by both; the grid with the lowest code wins, so
     every point of the territory belongs to exactly one grid.
     """
-    return (Grid.objects.filter(boundary__covers=point).select_related("community__parent__parent")
-            .order_by("code").first())
+    return (
+        Grid.objects.filter(boundary__covers=point).select_related("community__parent__parent").order_by("code").first()
+    )
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,9 @@ def placement_of(*, point: Point) -> Placement:
     if grid is None:
         return Placement(None, None, None, None)
     community = grid.community
-    return Placement(grid, community, community.ancestor(AdminArea.Level.STREET),
-                     community.ancestor(AdminArea.Level.COUNTY))
+    return Placement(
+        grid, community, community.ancestor(AdminArea.Level.STREET), community.ancestor(AdminArea.Level.COUNTY)
+    )
 
 
 def categories_active() -> list[Category]:
@@ -76,14 +78,18 @@ def _nearest_sql(*, where: str, limit: int) -> str:
     point, fetch_a = _POINT_SQL, limit + 3 + limit // 4
     fetch_b = 4 * fetch_a + 16
     columns = ", ".join(f"s.{c}" for c in _STATION_COLUMNS.split(", "))
-    walk = (f"SELECT {columns}, s.location <-> {point} AS sphere_m, ST_Distance(s.location, {point}) AS distance_m "
-            f"FROM grid_station s WHERE {where} ORDER BY s.location <-> {point}")
+    walk = (
+        f"SELECT {columns}, s.location <-> {point} AS sphere_m, ST_Distance(s.location, {point}) AS distance_m "
+        f"FROM grid_station s WHERE {where} ORDER BY s.location <-> {point}"
+    )
 
     def settled(near: str, top: str, fetch: int) -> str:
         s_m = "max(sphere_m)"
-        return (f"SELECT count(*) < {fetch} OR {s_m} * 6335439.327 / 6371008.771 * power(1 - 0.00669437999014 "
-                f"* sin(greatest(0, radians(abs(%(lat)s)) - {s_m} / 6307000))^2, -1.5) "
-                f"> (SELECT max(distance_m) FROM {top}) + 0.01 AS yes FROM {near}")
+        return (
+            f"SELECT count(*) < {fetch} OR {s_m} * 6335439.327 / 6371008.771 * power(1 - 0.00669437999014 "
+            f"* sin(greatest(0, radians(abs(%(lat)s)) - {s_m} / 6307000))^2, -1.5) "
+            f"> (SELECT max(distance_m) FROM {top}) + 0.01 AS yes FROM {near}"
+        )
 
     return f"""
 WITH near_a AS MATERIALIZED ({walk} LIMIT {fetch_a}),
@@ -115,12 +121,21 @@ FROM hits h
 """
 
 
-_OPEN_NOW_SQL = ("EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(s.opening_hours -> %(day)s, '[]'::jsonb)) span"
-                 " WHERE span ->> 0 <= %(clock)s AND %(clock)s < span ->> 1)")
+_OPEN_NOW_SQL = (
+    "EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(s.opening_hours -> %(day)s, '[]'::jsonb)) span"
+    " WHERE span ->> 0 <= %(clock)s AND %(clock)s < span ->> 1)"
+)
 
 
-def stations_nearest_geojson(*, lon: float, lat: float, limit: int = 5, kind: str | None = None,
-                             amenities: list[str] | None = None, open_at: dt.datetime | None = None) -> str:
+def stations_nearest_geojson(
+    *,
+    lon: float,
+    lat: float,
+    limit: int = 5,
+    kind: str | None = None,
+    amenities: list[str] | None = None,
+    open_at: dt.datetime | None = None,
+) -> str:
     """The `limit` stations nearest to a WGS 84 point as a GeoJSON FeatureCollection (text) with distance_m.
 
     PostGIS builds the JSON: serialising in Python would cost more than the query itself.

@@ -15,8 +15,9 @@ class ClientUUIDConflict(Exception):
     """A client_uuid that another account already used: never hand that record out."""
 
 
-def incident_report(*, reporter: User | None, location: Point, category: Category, client_uuid: uuid.UUID,
-                    note: str = "") -> tuple[Incident, bool]:
+def incident_report(
+    *, reporter: User | None, location: Point, category: Category, client_uuid: uuid.UUID, note: str = ""
+) -> tuple[Incident, bool]:
     """Record a report once, in the grid that covers its point. Returns (incident, created)."""
     existing = Incident.objects.filter(client_uuid=client_uuid).first()
     if existing is None:
@@ -26,9 +27,16 @@ def incident_report(*, reporter: User | None, location: Point, category: Categor
         try:
             with transaction.atomic():
                 incident = Incident.objects.create(
-                    client_uuid=client_uuid, reporter=reporter, location=location, category=category, note=note,
-                    grid=placement.grid, community=placement.community, street=placement.street,
-                    county=placement.county)
+                    client_uuid=client_uuid,
+                    reporter=reporter,
+                    location=location,
+                    category=category,
+                    note=note,
+                    grid=placement.grid,
+                    community=placement.community,
+                    street=placement.street,
+                    county=placement.county,
+                )
             return incident, True
         except IntegrityError:
             # A concurrent resend of the same report won the race: fall through and return its record.
@@ -76,9 +84,14 @@ _TARGET = """%(all)s OR r.grid_id IS NULL OR r.grid_id = ANY(%(ids)s)
 
 def _place(*, table: str, point: str, index_filter: str, fields: list[str], grid_ids: list[int] | None) -> int:
     sql = _PLACE_SQL.format(
-        table=table, point=point, index_filter=index_filter, target=_TARGET.format(point=point),
+        table=table,
+        point=point,
+        index_filter=index_filter,
+        target=_TARGET.format(point=point),
         assign=", ".join(f"{f} = placed.{f}" for f in fields),
-        current=", ".join(f"r.{f}" for f in fields), new=", ".join(f"placed.{f}" for f in fields))
+        current=", ".join(f"r.{f}" for f in fields),
+        new=", ".join(f"placed.{f}" for f in fields),
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, {"all": grid_ids is None, "ids": list(grid_ids or [])})
         return cursor.rowcount
@@ -87,15 +100,25 @@ def _place(*, table: str, point: str, index_filter: str, fields: list[str], grid
 def incidents_place(*, grid_ids: list[int] | None = None) -> int:
     """Re-derive grid, community, street and county of the incidents in (or formerly in) `grid_ids`,
     or of every incident when None. Returns how many changed; a second run changes nothing."""
-    return _place(table="grid_incident", point="r.location", index_filter="TRUE",
-                  fields=["grid_id", "community_id", "street_id", "county_id"], grid_ids=grid_ids)
+    return _place(
+        table="grid_incident",
+        point="r.location",
+        index_filter="TRUE",
+        fields=["grid_id", "community_id", "street_id", "county_id"],
+        grid_ids=grid_ids,
+    )
 
 
 def stations_place(*, grid_ids: list[int] | None = None) -> int:
     """Re-derive the grid of the stations in (or formerly in) `grid_ids`, or of all when None."""
     # Stations are geography: `&&` against the grid's box as geography is what their GIST index answers.
-    return _place(table="grid_station", point="r.location::geometry",
-                  index_filter="r.location && g.boundary::geography", fields=["grid_id"], grid_ids=grid_ids)
+    return _place(
+        table="grid_station",
+        point="r.location::geometry",
+        index_filter="r.location && g.boundary::geography",
+        fields=["grid_id"],
+        grid_ids=grid_ids,
+    )
 
 
 def places_refresh(*, grid_ids: list[int] | None = None) -> dict[str, int]:

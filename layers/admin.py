@@ -60,15 +60,32 @@ class OrganizationAdmin(PlacedAdmin):
 class PersonAdminForm(forms.ModelForm):
     """New values for the encrypted fields: written through person_save, never shown back."""
 
-    new_id_card = forms.CharField(label=_("new ID-card number"), required=False, max_length=18,
-                                  help_text=_("Leave empty to keep the stored number."))
-    new_phone = forms.CharField(label=_("new phone"), required=False, max_length=20,
-                                help_text=_("Leave empty to keep the stored phone."))
+    new_id_card = forms.CharField(
+        label=_("new ID-card number"),
+        required=False,
+        max_length=18,
+        help_text=_("Leave empty to keep the stored number."),
+    )
+    new_phone = forms.CharField(
+        label=_("new phone"), required=False, max_length=20, help_text=_("Leave empty to keep the stored phone.")
+    )
 
     class Meta:
         model = Person
-        fields = ["name", "gender", "birth_date", "household", "location", "categories", "account", "platform",
-                  "work_kind", "employer", "branch", "mobile_member"]
+        fields = [
+            "name",
+            "gender",
+            "birth_date",
+            "household",
+            "location",
+            "categories",
+            "account",
+            "platform",
+            "work_kind",
+            "employer",
+            "branch",
+            "mobile_member",
+        ]
 
 
 @admin.register(Person)
@@ -108,8 +125,11 @@ class PersonAdmin(MapAdmin):
         return crypto.mask_phone(crypto.decrypt(obj.phone_encrypted))
 
     def save_model(self, request, obj, form, change):
-        person_save(person=obj, id_card=form.cleaned_data.get("new_id_card") or None,
-                    phone=form.cleaned_data.get("new_phone") or None)
+        person_save(
+            person=obj,
+            id_card=form.cleaned_data.get("new_id_card") or None,
+            phone=form.cleaned_data.get("new_phone") or None,
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

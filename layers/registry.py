@@ -87,9 +87,12 @@ class Layer:
         if not self.grid_field:
             return Q(pk__in=[])
         g = self.grid_field
-        return (Q(**{f"{g}__code": area_code}) | Q(**{f"{g}__community__code": area_code})
-                | Q(**{f"{g}__community__parent__code": area_code})
-                | Q(**{f"{g}__community__parent__parent__code": area_code}))
+        return (
+            Q(**{f"{g}__code": area_code})
+            | Q(**{f"{g}__community__code": area_code})
+            | Q(**{f"{g}__community__parent__code": area_code})
+            | Q(**{f"{g}__community__parent__parent__code": area_code})
+        )
 
 
 def _scoped(model: type[Model], *, public: bool = False, extra: Q | None = None):
@@ -122,15 +125,21 @@ def _masked(name: str, title: str | Promise, encrypted: str, mask: Callable[[str
 
 
 _PERSON_ATTRIBUTES = (
-    _field("id", "ID"), _field("name", _("name")), _field("gender", _("gender")),
+    _field("id", "ID"),
+    _field("name", _("name")),
+    _field("gender", _("gender")),
     _field("birth_date", _("birth date")),
     _masked("id_card", _("ID-card number"), "id_card_encrypted", crypto.mask_id_card),
     _masked("phone", _("phone"), "phone_encrypted", crypto.mask_phone),
-    _field("categories", _("categories")), _field("grid", _("grid"), "grid__code"),
+    _field("categories", _("categories")),
+    _field("grid", _("grid"), "grid__code"),
     _field("household", _("household"), "household__code"),
-    _field("platform", _("platform")), _field("work_kind", _("work kind")),
-    _field("employer", _("employer"), "employer__name"), _field("branch", _("party branch"), "branch__name"),
-    _field("mobile_member", _("mobile party member")), _field("member_code", _("member code")),
+    _field("platform", _("platform")),
+    _field("work_kind", _("work kind")),
+    _field("employer", _("employer"), "employer__name"),
+    _field("branch", _("party branch"), "branch__name"),
+    _field("mobile_member", _("mobile party member")),
+    _field("member_code", _("member code")),
 )
 _PERSON_RELATED = ("grid", "household", "employer", "branch")
 
@@ -146,73 +155,215 @@ def register(layer: Layer) -> Layer:
     return layer
 
 
-register(Layer(
-    name="people", group="people", title=_("people"), model=Person, geometry_field="location",
-    base_queryset=_people(), attributes=_PERSON_ATTRIBUTES, sensitivity=Sensitivity.PERSONAL,
-    style={"color": "#7b1fa2", "radius": 4}, category_lookup="categories__contains", related=_PERSON_RELATED))
-register(Layer(
-    name="gig_workers", group="people", title=_("gig workers"), model=Person, geometry_field="location",
-    base_queryset=_people(Q(categories__contains=[PersonCategory.GIG_WORKER])), attributes=_PERSON_ATTRIBUTES,
-    sensitivity=Sensitivity.PERSONAL, style={"color": "#ef6c00", "radius": 4},
-    category_lookup="categories__contains", kind_lookup="work_kind", related=_PERSON_RELATED))
-register(Layer(
-    name="party_members", group="people", title=_("party members"), model=Person, geometry_field="location",
-    base_queryset=_people(Q(categories__contains=[PersonCategory.PARTY_MEMBER])), attributes=_PERSON_ATTRIBUTES,
-    sensitivity=Sensitivity.PERSONAL, style={"color": "#c62828", "radius": 4},
-    category_lookup="categories__contains", related=_PERSON_RELATED))
-register(Layer(
-    name="households", group="people", title=pgettext_lazy("register", "households"), model=Household,
-    geometry_field="location",
-    base_queryset=_scoped(Household), sensitivity=Sensitivity.INTERNAL, style={"color": "#5e35b1", "radius": 3},
-    attributes=(_field("id", "ID"), _field("code", _("household number")), _field("address", _("address")),
-                _field("building", _("building")), _field("unit", _("unit")), _field("room", _("room")),
-                _field("grid", _("grid"), "grid__code")),
-    related=("grid",)))
-register(Layer(
-    name="places", group="places", title=_("places"), model=Place, geometry_field="location",
-    base_queryset=_scoped(Place, public=True), sensitivity=Sensitivity.PUBLIC, style={"color": "#00897b", "radius": 4},
-    attributes=(_field("id", "ID"), _field("code", _("code")), _field("name", _("name")), _field("kind", _("kind")),
-                _field("address", _("address")), _field("phone", _("phone")), _field("grid", _("grid"), "grid__code")),
-    kind_lookup="kind", related=("grid",)))
-register(Layer(
-    name="stations", group="places", title=_("stations"), model=Station, geometry_field="location",
-    base_queryset=_scoped(Station, public=True), sensitivity=Sensitivity.PUBLIC,
-    style={"color": "#1565c0", "radius": 6},
-    attributes=(_field("id", "ID"), _field("name", _("name")), _field("kind", _("kind")),
-                _field("address", _("address")), _field("phone", _("phone")), _field("amenities", _("amenities")),
-                _field("organization_name", _("owning organization")), _field("grid", _("grid"), "grid__code")),
-    kind_lookup="kind", category_lookup="amenities__contains", related=("grid",)))
-register(Layer(
-    name="incidents", group="events", title=_("incidents"), model=Incident, geometry_field="location",
-    base_queryset=incidents_for, sensitivity=Sensitivity.INTERNAL, style={"color": "#d84315", "radius": 5},
-    attributes=(_field("id", "ID"), _field("category", _("category"), "category__code"),
-                _field("category_name", _("category name"), "category__name"), _field("status", _("status")),
-                _field("note", _("note")), _field("created", _("created")), _field("grid", _("grid"), "grid__code"),
-                _field("community", _("community"), "community__name")),
-    category_lookup="category__code", related=("category", "grid", "community")))
-register(Layer(
-    name="things", group="things", title=_("things"), model=Thing, geometry_field="location",
-    base_queryset=_scoped(Thing, public=True), sensitivity=Sensitivity.PUBLIC, style={"color": "#6d4c41", "radius": 3},
-    attributes=(_field("id", "ID"), _field("code", _("code")), _field("name", _("name")), _field("kind", _("kind")),
-                _field("condition", _("condition")), _field("grid", _("grid"), "grid__code")),
-    kind_lookup="kind", related=("grid",)))
-register(Layer(
-    name="organizations", group="organizations", title=_("organizations"), model=Organization,
-    geometry_field="geometry", base_queryset=_scoped(Organization, public=True), sensitivity=Sensitivity.PUBLIC,
-    style={"color": "#283593", "radius": 5},
-    attributes=(_field("id", "ID"), _field("code", _("code")), _field("name", _("name")), _field("kind", _("kind")),
-                _field("parent", _("parent"), "parent__code"), _field("address", _("address")),
-                _field("phone", _("phone")), _field("grid", _("grid"), "grid__code")),
-    kind_lookup="kind", related=("grid", "parent")))
-register(Layer(
-    name="party_organizations", group="organizations", title=_("party organizations"), model=Organization,
-    geometry_field="geometry",
-    base_queryset=_scoped(Organization, public=True, extra=Q(kind__in=sorted(Organization.PARTY_KINDS))),
-    sensitivity=Sensitivity.PUBLIC, style={"color": "#b71c1c", "radius": 5},
-    attributes=(_field("id", "ID"), _field("code", _("code")), _field("name", _("name")), _field("kind", _("kind")),
-                _field("parent", _("parent"), "parent__code"), _field("address", _("address")),
-                _field("grid", _("grid"), "grid__code")),
-    kind_lookup="kind", related=("grid", "parent")))
+register(
+    Layer(
+        name="people",
+        group="people",
+        title=_("people"),
+        model=Person,
+        geometry_field="location",
+        base_queryset=_people(),
+        attributes=_PERSON_ATTRIBUTES,
+        sensitivity=Sensitivity.PERSONAL,
+        style={"color": "#7b1fa2", "radius": 4},
+        category_lookup="categories__contains",
+        related=_PERSON_RELATED,
+    )
+)
+register(
+    Layer(
+        name="gig_workers",
+        group="people",
+        title=_("gig workers"),
+        model=Person,
+        geometry_field="location",
+        base_queryset=_people(Q(categories__contains=[PersonCategory.GIG_WORKER])),
+        attributes=_PERSON_ATTRIBUTES,
+        sensitivity=Sensitivity.PERSONAL,
+        style={"color": "#ef6c00", "radius": 4},
+        category_lookup="categories__contains",
+        kind_lookup="work_kind",
+        related=_PERSON_RELATED,
+    )
+)
+register(
+    Layer(
+        name="party_members",
+        group="people",
+        title=_("party members"),
+        model=Person,
+        geometry_field="location",
+        base_queryset=_people(Q(categories__contains=[PersonCategory.PARTY_MEMBER])),
+        attributes=_PERSON_ATTRIBUTES,
+        sensitivity=Sensitivity.PERSONAL,
+        style={"color": "#c62828", "radius": 4},
+        category_lookup="categories__contains",
+        related=_PERSON_RELATED,
+    )
+)
+register(
+    Layer(
+        name="households",
+        group="people",
+        title=pgettext_lazy("register", "households"),
+        model=Household,
+        geometry_field="location",
+        base_queryset=_scoped(Household),
+        sensitivity=Sensitivity.INTERNAL,
+        style={"color": "#5e35b1", "radius": 3},
+        attributes=(
+            _field("id", "ID"),
+            _field("code", _("household number")),
+            _field("address", _("address")),
+            _field("building", _("building")),
+            _field("unit", _("unit")),
+            _field("room", _("room")),
+            _field("grid", _("grid"), "grid__code"),
+        ),
+        related=("grid",),
+    )
+)
+register(
+    Layer(
+        name="places",
+        group="places",
+        title=_("places"),
+        model=Place,
+        geometry_field="location",
+        base_queryset=_scoped(Place, public=True),
+        sensitivity=Sensitivity.PUBLIC,
+        style={"color": "#00897b", "radius": 4},
+        attributes=(
+            _field("id", "ID"),
+            _field("code", _("code")),
+            _field("name", _("name")),
+            _field("kind", _("kind")),
+            _field("address", _("address")),
+            _field("phone", _("phone")),
+            _field("grid", _("grid"), "grid__code"),
+        ),
+        kind_lookup="kind",
+        related=("grid",),
+    )
+)
+register(
+    Layer(
+        name="stations",
+        group="places",
+        title=_("stations"),
+        model=Station,
+        geometry_field="location",
+        base_queryset=_scoped(Station, public=True),
+        sensitivity=Sensitivity.PUBLIC,
+        style={"color": "#1565c0", "radius": 6},
+        attributes=(
+            _field("id", "ID"),
+            _field("name", _("name")),
+            _field("kind", _("kind")),
+            _field("address", _("address")),
+            _field("phone", _("phone")),
+            _field("amenities", _("amenities")),
+            _field("organization_name", _("owning organization")),
+            _field("grid", _("grid"), "grid__code"),
+        ),
+        kind_lookup="kind",
+        category_lookup="amenities__contains",
+        related=("grid",),
+    )
+)
+register(
+    Layer(
+        name="incidents",
+        group="events",
+        title=_("incidents"),
+        model=Incident,
+        geometry_field="location",
+        base_queryset=incidents_for,
+        sensitivity=Sensitivity.INTERNAL,
+        style={"color": "#d84315", "radius": 5},
+        attributes=(
+            _field("id", "ID"),
+            _field("category", _("category"), "category__code"),
+            _field("category_name", _("category name"), "category__name"),
+            _field("status", _("status")),
+            _field("note", _("note")),
+            _field("created", _("created")),
+            _field("grid", _("grid"), "grid__code"),
+            _field("community", _("community"), "community__name"),
+        ),
+        category_lookup="category__code",
+        related=("category", "grid", "community"),
+    )
+)
+register(
+    Layer(
+        name="things",
+        group="things",
+        title=_("things"),
+        model=Thing,
+        geometry_field="location",
+        base_queryset=_scoped(Thing, public=True),
+        sensitivity=Sensitivity.PUBLIC,
+        style={"color": "#6d4c41", "radius": 3},
+        attributes=(
+            _field("id", "ID"),
+            _field("code", _("code")),
+            _field("name", _("name")),
+            _field("kind", _("kind")),
+            _field("condition", _("condition")),
+            _field("grid", _("grid"), "grid__code"),
+        ),
+        kind_lookup="kind",
+        related=("grid",),
+    )
+)
+register(
+    Layer(
+        name="organizations",
+        group="organizations",
+        title=_("organizations"),
+        model=Organization,
+        geometry_field="geometry",
+        base_queryset=_scoped(Organization, public=True),
+        sensitivity=Sensitivity.PUBLIC,
+        style={"color": "#283593", "radius": 5},
+        attributes=(
+            _field("id", "ID"),
+            _field("code", _("code")),
+            _field("name", _("name")),
+            _field("kind", _("kind")),
+            _field("parent", _("parent"), "parent__code"),
+            _field("address", _("address")),
+            _field("phone", _("phone")),
+            _field("grid", _("grid"), "grid__code"),
+        ),
+        kind_lookup="kind",
+        related=("grid", "parent"),
+    )
+)
+register(
+    Layer(
+        name="party_organizations",
+        group="organizations",
+        title=_("party organizations"),
+        model=Organization,
+        geometry_field="geometry",
+        base_queryset=_scoped(Organization, public=True, extra=Q(kind__in=sorted(Organization.PARTY_KINDS))),
+        sensitivity=Sensitivity.PUBLIC,
+        style={"color": "#b71c1c", "radius": 5},
+        attributes=(
+            _field("id", "ID"),
+            _field("code", _("code")),
+            _field("name", _("name")),
+            _field("kind", _("kind")),
+            _field("parent", _("parent"), "parent__code"),
+            _field("address", _("address")),
+            _field("grid", _("grid"), "grid__code"),
+        ),
+        kind_lookup="kind",
+        related=("grid", "parent"),
+    )
+)
 
 
 def layer_named(name: str) -> Layer | None:

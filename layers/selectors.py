@@ -168,8 +168,9 @@ STATS_BY = ("category", "kind", "grid", "community")
 UNPLACED = "unplaced"
 
 
-def layer_stats(*, layer: Layer, user: User | AnonymousUser, by: str,
-                filters: LayerFilters | None = None) -> dict[str, object]:
+def layer_stats(
+    *, layer: Layer, user: User | AnonymousUser, by: str, filters: LayerFilters | None = None
+) -> dict[str, object]:
     """Counts of `layer`'s visible rows grouped by category, kind, grid or community, computed in SQL.
 
     For an array of categories (people), a row counts once in each category it has, so the groups may
@@ -181,14 +182,14 @@ def layer_stats(*, layer: Layer, user: User | AnonymousUser, by: str,
         choices = dict(filter_choices(layer=layer, which=by, user=user) or [])
         if target.is_array:
             values = list(choices)
-            figures = qs.aggregate(total=Count("pk"), **{f"v{i}": Count("pk", filter=target.q(value))
-                                                         for i, value in enumerate(values)})
+            figures = qs.aggregate(
+                total=Count("pk"), **{f"v{i}": Count("pk", filter=target.q(value)) for i, value in enumerate(values)}
+            )
             total = figures.pop("total")
             groups = [(value, choices[value], figures[f"v{i}"]) for i, value in enumerate(values)]
         else:
             rows = qs.values(key=F(target.path)).annotate(n=Count("pk"))
-            groups = [(row["key"] or "", choices.get(str(row["key"]), str(row["key"] or "")), row["n"])
-                      for row in rows]
+            groups = [(row["key"] or "", choices.get(str(row["key"]), str(row["key"] or "")), row["n"]) for row in rows]
             total = sum(n for *_, n in groups)
     else:
         path = layer.grid_field if by == "grid" else f"{layer.grid_field}__community"
@@ -196,8 +197,12 @@ def layer_stats(*, layer: Layer, user: User | AnonymousUser, by: str,
         groups = [(row["key"] or UNPLACED, row["title"] or "", row["n"]) for row in rows]
         total = sum(n for *_, n in groups)
     groups = sorted((g for g in groups if g[2]), key=lambda g: (-g[2], str(g[0])))
-    return {"layer": layer.name, "by": by, "total": total,
-            "groups": [{"key": key, "title": title, "count": n} for key, title, n in groups]}
+    return {
+        "layer": layer.name,
+        "by": by,
+        "total": total,
+        "groups": [{"key": key, "title": title, "count": n} for key, title, n in groups],
+    }
 
 
 AGE_BANDS = ((None, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, None, "55+"))
@@ -212,8 +217,9 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def gig_worker_profile(*, user: User | AnonymousUser, filters: LayerFilters | None = None,
-                       today: dt.date | None = None) -> dict[str, object]:
+def gig_worker_profile(
+    *, user: User | AnonymousUser, filters: LayerFilters | None = None, today: dt.date | None = None
+) -> dict[str, object]:
     """Gig workers in `user`'s scope by platform, work kind and age band, and the party members among them."""
     layer = LAYERS["gig_workers"]
     qs = layer_rows(layer=layer, user=user, filters=filters).order_by()
@@ -227,21 +233,37 @@ def gig_worker_profile(*, user: User | AnonymousUser, filters: LayerFilters | No
             q &= Q(birth_date__gt=_years_before(today, high))
         bands[label] = q
     figures = qs.aggregate(
-        total=Count("pk"), party_members=Count("pk", filter=Q(categories__contains=[PersonCategory.PARTY_MEMBER])),
+        total=Count("pk"),
+        party_members=Count("pk", filter=Q(categories__contains=[PersonCategory.PARTY_MEMBER])),
         unknown_age=Count("pk", filter=Q(birth_date__isnull=True)),
-        **{f"band{i}": Count("pk", filter=q) for i, q in enumerate(bands.values())})
-    by_platform = {row["platform"] or UNKNOWN: row["n"]
-                   for row in qs.values("platform").annotate(n=Count("pk")).order_by("-n", "platform")}
-    by_work_kind = {row["work_kind"] or UNKNOWN: row["n"]
-                    for row in qs.values("work_kind").annotate(n=Count("pk")).order_by("-n", "work_kind")}
+        **{f"band{i}": Count("pk", filter=q) for i, q in enumerate(bands.values())},
+    )
+    by_platform = {
+        row["platform"] or UNKNOWN: row["n"]
+        for row in qs.values("platform").annotate(n=Count("pk")).order_by("-n", "platform")
+    }
+    by_work_kind = {
+        row["work_kind"] or UNKNOWN: row["n"]
+        for row in qs.values("work_kind").annotate(n=Count("pk")).order_by("-n", "work_kind")
+    }
     by_age_band = {label: figures[f"band{i}"] for i, label in enumerate(bands)}
     by_age_band[UNKNOWN] = figures["unknown_age"]
-    return {"by_platform": by_platform, "by_work_kind": by_work_kind, "by_age_band": by_age_band,
-            "party_members": figures["party_members"], "total": figures["total"]}
+    return {
+        "by_platform": by_platform,
+        "by_work_kind": by_work_kind,
+        "by_age_band": by_age_band,
+        "party_members": figures["party_members"],
+        "total": figures["total"],
+    }
 
 
-def audit_entries(*, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                  actor: User | None = None, action: str | None = None) -> QuerySet[AuditEntry]:
+def audit_entries(
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    actor: User | None = None,
+    action: str | None = None,
+) -> QuerySet[AuditEntry]:
     """The audit log, newest first; `until` is exclusive."""
     qs = AuditEntry.objects.select_related("actor")
     if since is not None:

@@ -11,11 +11,17 @@ from layers import crypto
 from layers.models import AuditEntry, Person
 
 
-def audit_record(*, actor: User | None, action: str, target: str, reason: str = "",
-                 details: dict | None = None) -> AuditEntry:
+def audit_record(
+    *, actor: User | None, action: str, target: str, reason: str = "", details: dict | None = None
+) -> AuditEntry:
     """Append one entry to the audit log (the table refuses updates and deletes)."""
-    return AuditEntry.objects.create(actor=actor if actor and actor.is_authenticated else None, action=action,
-                                     target=target[:200], reason=reason[:300], details=details or {})
+    return AuditEntry.objects.create(
+        actor=actor if actor and actor.is_authenticated else None,
+        action=action,
+        target=target[:200],
+        reason=reason[:300],
+        details=details or {},
+    )
 
 
 def person_save(*, person: Person, id_card: str | None = None, phone: str | None = None) -> Person:
@@ -42,8 +48,13 @@ def person_sensitive_read(*, person: Person, user: User, reason: str) -> dict[st
     if not may_see_sensitive(user):
         raise PermissionDenied(_("This account may not see unmasked personal fields."))
     with transaction.atomic():
-        audit_record(actor=user, action=AuditEntry.Action.UNMASKED_READ, target=f"layers.person:{person.pk}",
-                     reason=reason, details={"fields": ["id_card", "phone"]})
+        audit_record(
+            actor=user,
+            action=AuditEntry.Action.UNMASKED_READ,
+            target=f"layers.person:{person.pk}",
+            reason=reason,
+            details={"fields": ["id_card", "phone"]},
+        )
         return {"id_card": crypto.decrypt(person.id_card_encrypted), "phone": crypto.decrypt(person.phone_encrypted)}
 
 

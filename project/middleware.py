@@ -19,6 +19,7 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
         if limit is not None and length > limit and not request.content_type.startswith("multipart/"):
-            return JsonResponse({"detail": f"The request body is too large ({length} bytes; the limit is "
-                                           f"{limit})."}, status=400)
+            return JsonResponse(
+                {"detail": f"The request body is too large ({length} bytes; the limit is {limit})."}, status=400
+            )
         return self.get_response(request)

@@ -1,11 +1,11 @@
 """Shared fixtures, among them a small territory: one county, two streets, one community each, two grids per community.
 
-    35.25 ┌─────────┬─────────┐
-          │  A-N    │   B-N   │      street A = community A (west), street B = community B (east)
-    35.20 ├─────────┼─────────┤      every inner edge and the centre point are shared by grids
-          │  A-S    │   B-S   │
-    35.15 └─────────┴─────────┘
-       109.90    109.95    110.00
+35.25 ┌─────────┬─────────┐
+      │  A-N    │   B-N   │      street A = community A (west), street B = community B (east)
+35.20 ├─────────┼─────────┤      every inner edge and the centre point are shared by grids
+      │  A-S    │   B-S   │
+35.15 └─────────┴─────────┘
+   109.90    109.95    110.00
 """
 
 from dataclasses import dataclass
@@ -48,16 +48,29 @@ class Territory:
 
 @pytest.fixture
 def territory(db) -> Territory:
-    county = AreaFactory(code="610527", name="测试县", level=AdminArea.Level.COUNTY,
-                         boundary=box(109.90, 35.15, 110.00, 35.25))
-    street_a = AreaFactory(code="610527001", name="甲街道", level=AdminArea.Level.STREET, parent=county,
-                           boundary=box(109.90, 35.15, 109.95, 35.25))
-    street_b = AreaFactory(code="610527002", name="乙镇", level=AdminArea.Level.STREET, parent=county,
-                           boundary=box(109.95, 35.15, 110.00, 35.25))
-    community_a = AreaFactory(code="610527001001", name="甲社区", level=AdminArea.Level.COMMUNITY,
-                              parent=street_a, boundary=street_a.boundary)
-    community_b = AreaFactory(code="610527002001", name="乙村", level=AdminArea.Level.COMMUNITY,
-                              parent=street_b, boundary=street_b.boundary)
+    county = AreaFactory(
+        code="610527", name="测试县", level=AdminArea.Level.COUNTY, boundary=box(109.90, 35.15, 110.00, 35.25)
+    )
+    street_a = AreaFactory(
+        code="610527001",
+        name="甲街道",
+        level=AdminArea.Level.STREET,
+        parent=county,
+        boundary=box(109.90, 35.15, 109.95, 35.25),
+    )
+    street_b = AreaFactory(
+        code="610527002",
+        name="乙镇",
+        level=AdminArea.Level.STREET,
+        parent=county,
+        boundary=box(109.95, 35.15, 110.00, 35.25),
+    )
+    community_a = AreaFactory(
+        code="610527001001", name="甲社区", level=AdminArea.Level.COMMUNITY, parent=street_a, boundary=street_a.boundary
+    )
+    community_b = AreaFactory(
+        code="610527002001", name="乙村", level=AdminArea.Level.COMMUNITY, parent=street_b, boundary=street_b.boundary
+    )
     grids = {
         "A-S": GridFactory(code="G-A-S", community=community_a, boundary=box(109.90, 35.15, 109.95, 35.20)),
         "A-N": GridFactory(code="G-A-N", community=community_a, boundary=box(109.90, 35.20, 109.95, 35.25)),

@@ -64,8 +64,9 @@ class StationFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"驿站{n}")
     location = factory.LazyFunction(lambda: Point(109.93, 35.19, srid=4326))
     amenities = factory.LazyFunction(lambda: ["water"])
-    opening_hours = factory.LazyFunction(lambda: {d: [["00:00", "24:00"]] for d in
-                                                  ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+    opening_hours = factory.LazyFunction(
+        lambda: {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    )
 
 
 class IncidentFactory(factory.django.DjangoModelFactory):
@@ -75,5 +76,6 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     client_uuid = factory.LazyFunction(uuid.uuid4)
     # get_or_create: a transactional test's flush removes the categories that migration 0002 seeded.
     category = factory.LazyFunction(
-        lambda: Category.objects.get_or_create(code="litter", defaults={"name": "垃圾堆放"})[0])
+        lambda: Category.objects.get_or_create(code="litter", defaults={"name": "垃圾堆放"})[0]
+    )
     location = factory.LazyFunction(lambda: Point(109.93, 35.19, srid=4326))

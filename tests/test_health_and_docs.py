@@ -19,8 +19,15 @@ def test_openapi_schema_lists_the_geo_endpoints(client, db):
     response = client.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ("/api/v1/stations/nearest/", "/api/v1/areas/locate/", "/api/v1/grids/", "/api/v1/areas/",
-                 "/api/v1/incidents/", "/api/v1/incidents/categories/", "/api/v1/auth/token/"):
+    for path in (
+        "/api/v1/stations/nearest/",
+        "/api/v1/areas/locate/",
+        "/api/v1/grids/",
+        "/api/v1/areas/",
+        "/api/v1/incidents/",
+        "/api/v1/incidents/categories/",
+        "/api/v1/auth/token/",
+    ):
         assert path in paths
     params = {p["name"] for p in paths["/api/v1/stations/nearest/"]["get"]["parameters"]}
     assert {"lon", "lat", "limit", "kind", "amenity", "open_now", "crs"} <= params
@@ -33,8 +40,7 @@ def test_api_docs_are_served_without_a_cdn(client, db):
     assert "swagger-ui" in html and "cdn" not in html.lower()
 
 
-@pytest.mark.parametrize("body, field", [({}, "username"), ({"username": "x", "password": "y"},
-                                                            "non_field_errors")])
+@pytest.mark.parametrize("body, field", [({}, "username"), ({"username": "x", "password": "y"}, "non_field_errors")])
 def test_token_login_bad_input(api, db, body, field):
     response = api.post("/api/v1/auth/token/", body, format="json")
     assert response.status_code == 400 and field in response.json()
@@ -45,7 +51,8 @@ def test_token_login_then_token_authenticates(api, db):
     from tests.factories import UserFactory
 
     UserFactory(username="phone-user", role=Role.GRID_WORKER)
-    token = api.post("/api/v1/auth/token/", {"username": "phone-user", "password": "pw-123456"},
-                     format="json").json()["token"]
+    token = api.post("/api/v1/auth/token/", {"username": "phone-user", "password": "pw-123456"}, format="json").json()[
+        "token"
+    ]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/api/v1/incidents/").status_code == 200

@@ -28,9 +28,11 @@ class PointQuerySerializer(serializers.Serializer):
 
     lon = FiniteFloatField(min_value=-180, max_value=180, help_text=_("longitude"))
     lat = FiniteFloatField(min_value=-90, max_value=90, help_text=_("latitude"))
-    crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value,
-                                  help_text=_("the coordinate system of lon/lat: wgs84, gcj02 (Amap, Tencent, "
-                                              "WeChat) or bd09 (Baidu)"))
+    crs = serializers.ChoiceField(
+        choices=[c.value for c in CRS],
+        default=CRS.WGS84.value,
+        help_text=_("the coordinate system of lon/lat: wgs84, gcj02 (Amap, Tencent, WeChat) or bd09 (Baidu)"),
+    )
 
     def validate(self, attrs):
         lon, lat = to_wgs84(attrs["lon"], attrs["lat"], attrs["crs"])
@@ -38,10 +40,16 @@ class PointQuerySerializer(serializers.Serializer):
         return attrs
 
 
-@extend_schema_field({"type": "object", "description": "GeoJSON Point",
-                      "properties": {"type": {"type": "string", "enum": ["Point"]},
-                                     "coordinates": {"type": "array", "items": {"type": "number"},
-                                                     "minItems": 2, "maxItems": 3}}})
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "GeoJSON Point",
+        "properties": {
+            "type": {"type": "string", "enum": ["Point"]},
+            "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3},
+        },
+    }
+)
 class GeoJSONPointField(serializers.Field):
     """A GeoJSON Point geometry (object or string) in longitude, latitude order."""
 
@@ -59,8 +67,11 @@ class GeoJSONPointField(serializers.Field):
         if not isinstance(data, dict) or data.get("type") != "Point":
             self.fail("invalid")
         coords = data.get("coordinates")
-        if (not isinstance(coords, list) or len(coords) not in (2, 3)
-                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)):
+        if (
+            not isinstance(coords, list)
+            or len(coords) not in (2, 3)
+            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
+        ):
             self.fail("invalid")
         lon, lat = float(coords[0]), float(coords[1])
         if not (math.isfinite(lon) and math.isfinite(lat)):
@@ -92,8 +103,9 @@ class LocatedInputSerializer(serializers.Serializer):
             lon, lat = attrs.pop("lon"), attrs.pop("lat")
         else:
             missing = [name for name, present in (("lon", has_lon), ("lat", has_lat)) if not present]
-            raise serializers.ValidationError({name: _("This field is required (or give a GeoJSON location).")
-                                               for name in missing})
+            raise serializers.ValidationError(
+                {name: _("This field is required (or give a GeoJSON location).") for name in missing}
+            )
         lon, lat = to_wgs84(lon, lat, attrs.pop("crs"))
         attrs["location"] = Point(lon, lat, srid=4326)
         return attrs

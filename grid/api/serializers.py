@@ -58,5 +58,17 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
     class Meta:
         model = Incident
         geo_field = "location"
-        fields = ["id", "client_uuid", "category", "category_name", "note", "status", "created", "reporter",
-                  "grid", "community", "street", "county"]
+        fields = [
+            "id",
+            "client_uuid",
+            "category",
+            "category_name",
+            "note",
+            "status",
+            "created",
+            "reporter",
+            "grid",
+            "community",
+            "street",
+            "county",
+        ]

@@ -47,8 +47,11 @@ class StationNearestApi(APIView):
     class InputSerializer(PointQuerySerializer):
         limit = serializers.IntegerField(min_value=1, max_value=50, default=5)
         kind = serializers.ChoiceField(choices=Station.Kind.choices, required=False)
-        amenity = serializers.ListField(child=serializers.ChoiceField(choices=Station.Amenity.choices),
-                                        required=False, help_text=_("repeat or comma-separate; all must be present"))
+        amenity = serializers.ListField(
+            child=serializers.ChoiceField(choices=Station.Amenity.choices),
+            required=False,
+            help_text=_("repeat or comma-separate; all must be present"),
+        )
         open_now = serializers.BooleanField(required=False, default=False)
 
     # Gig workers' phones ask this all day, nearly always as plain `lon`, `lat` and maybe `limit`, `crs`,
@@ -73,9 +76,15 @@ class StationNearestApi(APIView):
             return None
         lon, lat = query.get("lon"), query.get("lat")
         limit, crs, kind = query.get("limit", "5"), query.get("crs", CRS.WGS84.value), query.get("kind")
-        if (lon is None or lat is None or not cls._PLAIN_DECIMAL.fullmatch(lon)
-                or not cls._PLAIN_DECIMAL.fullmatch(lat) or not cls._PLAIN_LIMIT.fullmatch(limit)
-                or crs not in cls._CRS_VALUES or (kind is not None and kind not in cls._KIND_VALUES)):
+        if (
+            lon is None
+            or lat is None
+            or not cls._PLAIN_DECIMAL.fullmatch(lon)
+            or not cls._PLAIN_DECIMAL.fullmatch(lat)
+            or not cls._PLAIN_LIMIT.fullmatch(limit)
+            or crs not in cls._CRS_VALUES
+            or (kind is not None and kind not in cls._KIND_VALUES)
+        ):
             return None
         lon_f, lat_f, limit_i = float(lon), float(lat), int(limit)
         if not (-180 <= lon_f <= 180 and -90 <= lat_f <= 90 and 1 <= limit_i <= 50):
@@ -101,8 +110,13 @@ class StationNearestApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         text = stations_nearest_geojson(
-            lon=v["point"].x, lat=v["point"].y, limit=v["limit"], kind=v.get("kind"),
-            amenities=v.get("amenity"), open_at=timezone.now() if v["open_now"] else None)
+            lon=v["point"].x,
+            lat=v["point"].y,
+            limit=v["limit"],
+            kind=v.get("kind"),
+            amenities=v.get("amenity"),
+            open_at=timezone.now() if v["open_now"] else None,
+        )
         return HttpResponse(text, content_type="application/json")
 
 
@@ -119,19 +133,23 @@ class AreaLocateApi(APIView):
         placement = placement_of(point=point)
         if placement.grid is None:
             raise NotFound(_("No grid contains this point."))
-        return Response({
-            "location": {"type": "Point", "coordinates": [round(point.x, 7), round(point.y, 7)]},
-            "grid": GridRefSerializer(placement.grid).data,
-            "community": AreaRefSerializer(placement.community).data if placement.community else None,
-            "street": AreaRefSerializer(placement.street).data if placement.street else None,
-            "county": AreaRefSerializer(placement.county).data if placement.county else None,
-        })
+        return Response(
+            {
+                "location": {"type": "Point", "coordinates": [round(point.x, 7), round(point.y, 7)]},
+                "grid": GridRefSerializer(placement.grid).data,
+                "community": AreaRefSerializer(placement.community).data if placement.community else None,
+                "street": AreaRefSerializer(placement.street).data if placement.street else None,
+                "county": AreaRefSerializer(placement.county).data if placement.county else None,
+            }
+        )
 
 
 class AreaFilter(filters.FilterSet):
-    level = filters.ChoiceFilter(method="filter_level", choices=[
-        (name.lower(), name.lower()) for name in AdminArea.Level.names] + [
-        (str(value), str(value)) for value in AdminArea.Level.values])
+    level = filters.ChoiceFilter(
+        method="filter_level",
+        choices=[(name.lower(), name.lower()) for name in AdminArea.Level.names]
+        + [(str(value), str(value)) for value in AdminArea.Level.values],
+    )
     parent = filters.CharFilter(field_name="parent__code")
 
     class Meta:
@@ -194,10 +212,10 @@ class IncidentsApi(generics.ListAPIView):
 
     def get_queryset(self):
         return incidents_for(self.request.user).select_related(
-            "category", "grid", "community", "street", "county", "reporter")
+            "category", "grid", "community", "street", "county", "reporter"
+        )
 
-    @extend_schema(request=InputSerializer, responses={201: IncidentFeatureSerializer,
-                                                       200: IncidentFeatureSerializer})
+    @extend_schema(request=InputSerializer, responses={201: IncidentFeatureSerializer, 200: IncidentFeatureSerializer})
     def post(self, request):
         if request.user.role == Role.AUDITOR and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
@@ -208,8 +226,9 @@ class IncidentsApi(generics.ListAPIView):
         except ClientUUIDConflict as conflict:
             raise Conflict({"client_uuid": [_("This client_uuid belongs to another account's report.")]}) from conflict
         incident = self.get_queryset().get(pk=incident.pk)
-        return Response(IncidentFeatureSerializer(incident).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            IncidentFeatureSerializer(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class CategoryListApi(APIView):

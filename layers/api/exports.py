@@ -26,8 +26,9 @@ class ExportInputSerializer(serializers.Serializer):
     layer = serializers.CharField(max_length=40, help_text="a layer's name: " + ", ".join(LAYERS))
     format = serializers.CharField(max_length=8, help_text="one of: " + ", ".join(FORMATS))
     area = serializers.CharField(required=False, allow_blank=True, max_length=20)
-    bbox = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                                 help_text=_("min_lon,min_lat,max_lon,max_lat"))
+    bbox = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text=_("min_lon,min_lat,max_lon,max_lat")
+    )
     category = serializers.CharField(required=False, allow_blank=True, max_length=60)
     kind = serializers.CharField(required=False, allow_blank=True, max_length=60)
 
@@ -43,8 +44,19 @@ class ExportJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ["id", "layer", "format", "filters", "status", "progress", "feature_count", "error", "created",
-                  "finished", "download_url"]
+        fields = [
+            "id",
+            "layer",
+            "format",
+            "filters",
+            "status",
+            "progress",
+            "feature_count",
+            "error",
+            "created",
+            "finished",
+            "download_url",
+        ]
 
     def get_download_url(self, job: ExportJob) -> str | None:
         if job.status != JobStatus.DONE or not job.file:

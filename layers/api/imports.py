@@ -18,9 +18,25 @@ from layers.tasks import import_run_task
 class ImportJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
-        fields = ["id", "layer", "original_name", "preset", "mapping", "crs", "dry_run", "status", "progress",
-                  "rows_total", "rows_done", "created_count", "updated_count", "report", "error", "created",
-                  "finished"]
+        fields = [
+            "id",
+            "layer",
+            "original_name",
+            "preset",
+            "mapping",
+            "crs",
+            "dry_run",
+            "status",
+            "progress",
+            "rows_total",
+            "rows_done",
+            "created_count",
+            "updated_count",
+            "report",
+            "error",
+            "created",
+            "finished",
+        ]
         read_only_fields = fields
 
 
@@ -33,10 +49,16 @@ class ImportsApi(APIView):
         file = serializers.FileField()
         layer = serializers.ChoiceField(choices=LAYERS)
         preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False, allow_blank=True, default="")
-        mapping = serializers.JSONField(required=False, default=dict, binary=True,
-                                        help_text=_('{"source column": "field"}, as JSON text'))
-        crs = serializers.ChoiceField(choices=["wgs84", "gcj02", "bd09"], required=False, allow_blank=True,
-                                      default="", help_text=_("empty: the file's own, else WGS 84"))
+        mapping = serializers.JSONField(
+            required=False, default=dict, binary=True, help_text=_('{"source column": "field"}, as JSON text')
+        )
+        crs = serializers.ChoiceField(
+            choices=["wgs84", "gcj02", "bd09"],
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=_("empty: the file's own, else WGS 84"),
+        )
         dry_run = serializers.BooleanField(required=False, default=False)
 
         def validate_file(self, value):
@@ -44,8 +66,10 @@ class ImportsApi(APIView):
             if suffix not in FORMATS:
                 raise serializers.ValidationError(_("Use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg or .geojson."))
             if value.size > max_bytes():
-                raise serializers.ValidationError(_("The file is %(size).1f MB; imports take at most %(limit).1f MB.")
-                                                  % {"size": value.size / 1e6, "limit": max_bytes() / 1e6})
+                raise serializers.ValidationError(
+                    _("The file is %(size).1f MB; imports take at most %(limit).1f MB.")
+                    % {"size": value.size / 1e6, "limit": max_bytes() / 1e6}
+                )
             return value
 
         def validate(self, data):
@@ -56,11 +80,19 @@ class ImportsApi(APIView):
                 raise serializers.ValidationError({"mapping": _('A JSON object {"source column": "field"}.')})
             unknown = mapping_problems_for_targets(data["layer"], mapping)
             if unknown:
-                raise serializers.ValidationError({"mapping": _("Not fields of %(layer)s: %(fields)s")
-                                                   % {"layer": data["layer"], "fields": ", ".join(unknown)}})
+                raise serializers.ValidationError(
+                    {
+                        "mapping": _("Not fields of %(layer)s: %(fields)s")
+                        % {"layer": data["layer"], "fields": ", ".join(unknown)}
+                    }
+                )
             if preset and PRESETS[preset].layer != data["layer"]:
-                raise serializers.ValidationError({"preset": _("Preset %(preset)s imports %(layer)s.")
-                                                   % {"preset": preset, "layer": PRESETS[preset].layer}})
+                raise serializers.ValidationError(
+                    {
+                        "preset": _("Preset %(preset)s imports %(layer)s.")
+                        % {"preset": preset, "layer": PRESETS[preset].layer}
+                    }
+                )
             return data
 
     def post(self, request):
@@ -70,9 +102,15 @@ class ImportsApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         upload = values["file"]
-        job = ImportJob(created_by=request.user, layer=values["layer"], original_name=upload.name[:255],
-                        preset=values.get("preset") or "", mapping=values.get("mapping") or {},
-                        crs=values.get("crs") or "", dry_run=values["dry_run"])
+        job = ImportJob(
+            created_by=request.user,
+            layer=values["layer"],
+            original_name=upload.name[:255],
+            preset=values.get("preset") or "",
+            mapping=values.get("mapping") or {},
+            crs=values.get("crs") or "",
+            dry_run=values["dry_run"],
+        )
         job.source.save(upload.name, upload, save=False)
         job.save()
         transaction.on_commit(lambda: import_run_task.delay(job_id=job.pk))
@@ -83,8 +121,9 @@ class ImportJobApi(APIView):
     """An import job: status, progress, counts and the validation report. Its importer's (and superusers')."""
 
     def get(self, request, pk: int):
-        jobs = ImportJob.objects.all() if request.user.is_superuser else ImportJob.objects.filter(
-            created_by=request.user)
+        jobs = (
+            ImportJob.objects.all() if request.user.is_superuser else ImportJob.objects.filter(created_by=request.user)
+        )
         job = jobs.filter(pk=pk).first()
         if job is None:
             raise NotFound()

@@ -47,7 +47,8 @@ class BBoxField(serializers.Field):
             self.fail("invalid")
         min_lon, min_lat, max_lon, max_lat = values
         if not all(-180 <= lon <= 180 for lon in (min_lon, max_lon)) or not all(
-                -90 <= lat <= 90 for lat in (min_lat, max_lat)):
+            -90 <= lat <= 90 for lat in (min_lat, max_lat)
+        ):
             self.fail("range")
         if min_lon >= max_lon or min_lat >= max_lat:
             self.fail("order")
@@ -115,8 +116,9 @@ class LayerQuerySerializer(PeriodSerializer):
     """The filters of a layer endpoint. context: `layer` and `user` (filter values depend on both)."""
 
     in_bbox = BBoxField(required=False, help_text=_("min_lon,min_lat,max_lon,max_lat"))
-    area = serializers.CharField(required=False, max_length=20,
-                                 help_text=_("the code of an administrative area or of a grid"))
+    area = serializers.CharField(
+        required=False, max_length=20, help_text=_("the code of an administrative area or of a grid")
+    )
     category = serializers.CharField(required=False, max_length=60)
     kind = serializers.CharField(required=False, max_length=60)
 
@@ -130,8 +132,9 @@ class LayerQuerySerializer(PeriodSerializer):
         if not (layer.category_lookup if which == "category" else layer.kind_lookup):
             raise serializers.ValidationError(_("This layer cannot be filtered by %(name)s.") % {"name": which})
         if not filter_value_exists(layer=layer, which=which, value=value, user=self.context["user"]):
-            raise serializers.ValidationError(_("“%(value)s” is not a known %(name)s of this layer.")
-                                              % {"value": value, "name": which})
+            raise serializers.ValidationError(
+                _("“%(value)s” is not a known %(name)s of this layer.") % {"value": value, "name": which}
+            )
         return value
 
     def validate_category(self, value):
@@ -152,8 +155,14 @@ class LayerQuerySerializer(PeriodSerializer):
     @property
     def filters(self) -> LayerFilters:
         v = self.validated_data
-        return LayerFilters(bbox=v.get("in_bbox"), area=v.get("area"), category=v.get("category"),
-                            kind=v.get("kind"), since=v.get("from"), until=v.get("to"))
+        return LayerFilters(
+            bbox=v.get("in_bbox"),
+            area=v.get("area"),
+            category=v.get("category"),
+            kind=v.get("kind"),
+            since=v.get("from"),
+            until=v.get("to"),
+        )
 
 
 class LayerFeaturesQuerySerializer(LayerQuerySerializer):
@@ -166,8 +175,12 @@ class LayerStatsQuerySerializer(LayerQuerySerializer):
 
     def validate_by(self, value):
         layer: Layer = self.context["layer"]
-        missing = {"category": not layer.category_lookup, "kind": not layer.kind_lookup,
-                   "grid": not layer.grid_field, "community": not layer.grid_field}
+        missing = {
+            "category": not layer.category_lookup,
+            "kind": not layer.kind_lookup,
+            "grid": not layer.grid_field,
+            "community": not layer.grid_field,
+        }
         if missing[value]:
             raise serializers.ValidationError(_("This layer cannot be counted by %(name)s.") % {"name": value})
         return value
@@ -198,11 +211,16 @@ class LayerSerializer(serializers.Serializer):
         if layer.time_field:
             filters += [{"name": "from"}, {"name": "to"}]
         return {
-            "name": layer.name, "group": layer.group, "group_title": str(GROUPS[layer.group]),
-            "title": str(layer.title), "sensitivity": layer.sensitivity, "style": layer.style,
+            "name": layer.name,
+            "group": layer.group,
+            "group_title": str(GROUPS[layer.group]),
+            "title": str(layer.title),
+            "sensitivity": layer.sensitivity,
+            "style": layer.style,
             "geometry_field": layer.geometry_field,
             "attributes": [{"name": a.name, "title": str(a.title), "personal": a.personal} for a in layer.attributes],
-            "filters": filters, "count": self.context["counts"].get(layer.name, 0),
+            "filters": filters,
+            "count": self.context["counts"].get(layer.name, 0),
         }
 
 
@@ -216,8 +234,12 @@ class LayerFeatureSerializer(serializers.BaseSerializer):
     def to_representation(self, row) -> dict:
         layer: Layer = self.context["layer"]
         text = getattr(row, GEOJSON_ANNOTATION)
-        return {"type": "Feature", "id": row.pk, "geometry": json.loads(text) if text else None,
-                "properties": {a.name: a.read(row) for a in layer.attributes}}
+        return {
+            "type": "Feature",
+            "id": row.pk,
+            "geometry": json.loads(text) if text else None,
+            "properties": {a.name: a.read(row) for a in layer.attributes},
+        }
 
 
 class StatsGroupSerializer(serializers.Serializer):
@@ -252,8 +274,9 @@ class PersonSensitiveSerializer(serializers.Serializer):
 
 
 class AuditQuerySerializer(PeriodSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), required=False,
-                                         help_text=_("the account's username"))
+    actor = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False, help_text=_("the account's username")
+    )
     action = serializers.ChoiceField(choices=AuditEntry.Action.choices, required=False)
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)

@@ -111,9 +111,11 @@ class LayerFeaturesApi(LayerApiMixin, APIView):
         geometry = layer.model._meta.get_field(layer.geometry_field)
         # PostGIS writes each geometry's GeoJSON (no GEOS object per row); points to ~1 cm, shapes to ~10 cm
         precision = 7 if geometry.geom_type == "POINT" else 6
-        rows = (layer_rows(layer=layer, user=user, filters=data.filters)
-                .defer(layer.geometry_field)
-                .annotate(**{GEOJSON_ANNOTATION: AsGeoJSON(layer.geometry_field, precision=precision)}))
+        rows = (
+            layer_rows(layer=layer, user=user, filters=data.filters)
+            .defer(layer.geometry_field)
+            .annotate(**{GEOJSON_ANNOTATION: AsGeoJSON(layer.geometry_field, precision=precision)})
+        )
         ordering = [*(layer.model._meta.ordering or []), "pk"]  # a total order: pages neither skip nor repeat
         paginator = FeaturePagination()
         page = paginator.paginate_queryset(rows.order_by(*ordering), request, view=self)

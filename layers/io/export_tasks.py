@@ -7,8 +7,15 @@ from layers.io.exports import export_run
 from layers.models import ExportJob
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True,
-             max_retries=5, soft_time_limit=1800)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=1800,
+)
 def export_run_task(self, *, job_id: int) -> str | None:
     """Run an export job. A redelivery of a finished (done or failed) job changes nothing: export_run claims
     only pending jobs, and running ones whose worker died."""

@@ -69,6 +69,7 @@ FORMATS = {
 
 # --- filters ----------------------------------------------------------------------------------------------------------
 
+
 def export_filters_parse(*, layer: Layer, filters: dict, user: User | AnonymousUser) -> LayerFilters:
     """The export's filters ({"area", "bbox", "from", "to", "category", "kind"} as given) checked against `layer`.
 
@@ -79,12 +80,19 @@ def export_filters_parse(*, layer: Layer, filters: dict, user: User | AnonymousU
     # worker, are judged exactly as the request that made it was
     from layers.api.serializers import LayerQuerySerializer
 
-    data = {("in_bbox" if name == "bbox" else name): value for name, value in filters.items()
-            if name in FILTER_NAMES and value not in (None, "")}
+    data = {
+        ("in_bbox" if name == "bbox" else name): value
+        for name, value in filters.items()
+        if name in FILTER_NAMES and value not in (None, "")
+    }
     query = LayerQuerySerializer(data=data, context={"layer": layer, "user": user})
     if not query.is_valid():
-        raise ValidationError({("bbox" if name == "in_bbox" else name): [str(m) for m in messages]
-                               for name, messages in query.errors.items()})
+        raise ValidationError(
+            {
+                ("bbox" if name == "in_bbox" else name): [str(m) for m in messages]
+                for name, messages in query.errors.items()
+            }
+        )
     return query.filters
 
 
@@ -119,6 +127,7 @@ def export_job_for(*, user: User | AnonymousUser, pk: int) -> ExportJob | None:
 
 
 # --- columns ----------------------------------------------------------------------------------------------------------
+
 
 class _PathRow:
     """Stands in for a model instance in `Attribute.read`, which only walks attributes (`row.grid.code`).
@@ -246,11 +255,13 @@ def _personal_array(column: Column, rows: list[tuple], positions: list[int], *, 
         i = positions[0]
         return np.array([crypto.decrypt(row[i]) if row[i] else "" for row in rows], dtype=object)
     read, sources = column.attribute.read, column.sources
-    return np.array([read(_PathRow(dict(zip(sources, (row[i] for i in positions), strict=True))))
-                     for row in rows], dtype=object)
+    return np.array(
+        [read(_PathRow(dict(zip(sources, (row[i] for i in positions), strict=True)))) for row in rows], dtype=object
+    )
 
 
 # --- field names (Shapefile) ------------------------------------------------------------------------------------------
+
 
 def shapefile_field_names(names: list[str]) -> list[str]:
     """DBF field names: ASCII letters, digits and `_`, at most 10 characters, unique regardless of case.
@@ -267,7 +278,7 @@ def shapefile_field_names(names: list[str]) -> list[str]:
         short, n = base, 0
         while short.lower() in taken:
             n += 1
-            short = base[:10 - len(str(n))] + str(n)
+            short = base[: 10 - len(str(n))] + str(n)
         taken.add(short.lower())
         out.append(short)
     return out
@@ -275,8 +286,14 @@ def shapefile_field_names(names: list[str]) -> list[str]:
 
 # --- geometry ---------------------------------------------------------------------------------------------------------
 
-GEOMETRY_TYPES = {"POINT": "Point", "MULTIPOINT": "MultiPoint", "LINESTRING": "LineString",
-                  "MULTILINESTRING": "MultiLineString", "POLYGON": "Polygon", "MULTIPOLYGON": "MultiPolygon"}
+GEOMETRY_TYPES = {
+    "POINT": "Point",
+    "MULTIPOINT": "MultiPoint",
+    "LINESTRING": "LineString",
+    "MULTILINESTRING": "MultiLineString",
+    "POLYGON": "Polygon",
+    "MULTIPOLYGON": "MultiPolygon",
+}
 
 
 @dataclass(frozen=True)
@@ -309,14 +326,24 @@ def _parts(layer: Layer, fmt: str, rows: QuerySet) -> tuple[QuerySet, list[_Part
     rows = rows.annotate(_export_dim=_Dimension(geom))
 
     def extract(code: int) -> Func:
-        return Func(Func(geom, Value(code), function="ST_CollectionExtract", output_field=GeometryField(srid=4326)),
-                    function="ST_Multi", output_field=GeometryField(srid=4326))
+        return Func(
+            Func(geom, Value(code), function="ST_CollectionExtract", output_field=GeometryField(srid=4326)),
+            function="ST_Multi",
+            output_field=GeometryField(srid=4326),
+        )
 
-    multipoints = rows.filter(_export_dim=0).annotate(
-        _export_type=Func(geom, function="GeometryType", output_field=models.CharField())).filter(
-        _export_type__in=["MULTIPOINT", "GEOMETRYCOLLECTION"]).exists()
-    points = _Part(f"{layer.name}_point", "MultiPoint" if multipoints else "Point",
-                   extract(1) if multipoints else geom, Q(_export_dim=0) | Q(_export_dim__isnull=True))
+    multipoints = (
+        rows.filter(_export_dim=0)
+        .annotate(_export_type=Func(geom, function="GeometryType", output_field=models.CharField()))
+        .filter(_export_type__in=["MULTIPOINT", "GEOMETRYCOLLECTION"])
+        .exists()
+    )
+    points = _Part(
+        f"{layer.name}_point",
+        "MultiPoint" if multipoints else "Point",
+        extract(1) if multipoints else geom,
+        Q(_export_dim=0) | Q(_export_dim__isnull=True),
+    )
     lines = _Part(f"{layer.name}_line", "MultiLineString", extract(2), Q(_export_dim=1))
     polygons = _Part(f"{layer.name}_polygon", "MultiPolygon", extract(3), Q(_export_dim=2))
     present = [part for part in (points, lines, polygons) if rows.filter(part.where).exists()]
@@ -324,6 +351,7 @@ def _parts(layer: Layer, fmt: str, rows: QuerySet) -> tuple[QuerySet, list[_Part
 
 
 # --- the run ----------------------------------------------------------------------------------------------------------
+
 
 def _chunks(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
     while chunk := list(islice(rows, CHUNK)):
@@ -354,27 +382,47 @@ class _Writer:
         if self.fmt.appendable and self.written:
             return
         if not self._held:  # an empty layer still makes a readable file with the right fields
-            self._write(np.array([], dtype=object), [np.array([], dtype=object) for _ in self.fields],
-                        [None] * len(self.fields), append=False)
+            self._write(
+                np.array([], dtype=object),
+                [np.array([], dtype=object) for _ in self.fields],
+                [None] * len(self.fields),
+                append=False,
+            )
             return
         geometry = np.concatenate([g for g, _, _ in self._held])
         data, masks = [], []
         for i in range(len(self.fields)):
             data.append(np.concatenate([d[i] for _, d, _ in self._held]))
             parts = [m[i] for _, _, m in self._held]
-            masks.append(None if all(m is None for m in parts) else np.concatenate(
-                [np.zeros(len(d[i]), dtype=bool) if m is None else m
-                 for (_, d, _), m in zip(self._held, parts, strict=True)]))
+            masks.append(
+                None
+                if all(m is None for m in parts)
+                else np.concatenate(
+                    [
+                        np.zeros(len(d[i]), dtype=bool) if m is None else m
+                        for (_, d, _), m in zip(self._held, parts, strict=True)
+                    ]
+                )
+            )
         self._held.clear()
         self._write(geometry, data, masks, append=False)
 
     def _write(self, geometry, data, masks, *, append: bool) -> None:
-        raw.write(str(self.path), geometry, data, self.fields,
-                  field_mask=masks if any(m is not None for m in masks) else None,
-                  layer=self.path.stem, driver=self.fmt.driver, geometry_type=self.part.geometry_type,
-                  crs="EPSG:4326", append=append, promote_to_multi=False,
-                  layer_options=None if append else (self.options or None),
-                  dataset_options=None if append else (self.dataset_options or None))
+        raw.write(
+            str(self.path),
+            geometry,
+            data,
+            self.fields,
+            field_mask=masks if any(m is not None for m in masks) else None,
+            layer=self.path.stem,
+            driver=self.fmt.driver,
+            geometry_type=self.part.geometry_type,
+            crs="EPSG:4326",
+            append=append,
+            promote_to_multi=False,
+            layer_options=None if append else (self.options or None),
+            dataset_options=None if append else (self.dataset_options or None),
+        )
 
 
 def _write_field_map(path: Path, columns: list[Column], names: list[str]) -> None:
@@ -390,8 +438,9 @@ def _set_progress(job: ExportJob, value: float) -> None:
     ExportJob.objects.filter(pk=job.pk).update(progress=round(min(value, 1.0), 3))
 
 
-def _export(*, job: ExportJob, layer: Layer, user: User | AnonymousUser, filters: LayerFilters,
-            workdir: Path) -> tuple[Path, int, list[str]]:
+def _export(
+    *, job: ExportJob, layer: Layer, user: User | AnonymousUser, filters: LayerFilters, workdir: Path
+) -> tuple[Path, int, list[str]]:
     fmt = FORMATS[job.format]
     columns = layer_columns(layer)
     unmasked = may_see_sensitive(user)
@@ -425,15 +474,15 @@ def _export(*, job: ExportJob, layer: Layer, user: User | AnonymousUser, filters
     for part in parts:
         path = workdir / f"{part.stem}{fmt.suffix}"
         writer = _Writer(path, fmt, part, names, options, dataset_options)
-        selected = (rows.filter(part.where).annotate(_export_geom=AsWKB(part.geometry))
-                    .values_list(*paths, "_export_geom"))
+        selected = (
+            rows.filter(part.where).annotate(_export_geom=AsWKB(part.geometry)).values_list(*paths, "_export_geom")
+        )
         for chunk in _chunks(selected.iterator(chunk_size=CHUNK)):
             by_column = list(zip(*chunk, strict=True))
             data, masks = [], []
             for column in columns:
                 if column.kind == "personal":
-                    data.append(_personal_array(column, chunk, [index[s] for s in column.sources],
-                                                unmasked=unmasked))
+                    data.append(_personal_array(column, chunk, [index[s] for s in column.sources], unmasked=unmasked))
                     masks.append(None)
                 else:
                     array, mask = _column_array(column, by_column[index[column.path]])
@@ -473,7 +522,8 @@ def _finish(job: ExportJob, *, status: str, error: str = "") -> ExportJob:
 def export_run(*, job: ExportJob) -> ExportJob:
     """Write the job's file, as its creator may see the layer now; audited. A finished job is left as it is."""
     claimed = ExportJob.objects.filter(pk=job.pk, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).update(
-        status=JobStatus.RUNNING, progress=0.0, error="")
+        status=JobStatus.RUNNING, progress=0.0, error=""
+    )
     job.refresh_from_db()
     if not claimed:
         return job
@@ -487,8 +537,11 @@ def export_run(*, job: ExportJob) -> ExportJob:
     try:
         filters = export_filters_parse(layer=layer, filters=job.filters, user=user)
     except ValidationError as exc:
-        return _finish(job, status=JobStatus.FAILED, error="; ".join(
-            f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()))
+        return _finish(
+            job,
+            status=JobStatus.FAILED,
+            error="; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()),
+        )
     try:
         with tempfile.TemporaryDirectory(prefix="gridline-export-") as tmp:
             path, count, unmasked = _export(job=job, layer=layer, user=user, filters=filters, workdir=Path(tmp))
@@ -514,5 +567,15 @@ def export_filename(job: ExportJob) -> str:
     return Path(job.file.name).name if job.file else f"{job.layer}-{job.pk}"
 
 
-__all__ = ["CHUNK", "FORMATS", "Column", "export_filename", "export_filters_parse", "export_job_for", "export_request",
-           "export_run", "layer_columns", "shapefile_field_names"]
+__all__ = [
+    "CHUNK",
+    "FORMATS",
+    "Column",
+    "export_filename",
+    "export_filters_parse",
+    "export_job_for",
+    "export_request",
+    "export_run",
+    "layer_columns",
+    "shapefile_field_names",
+]

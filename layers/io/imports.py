@@ -56,15 +56,21 @@ CHUNK = 20_000
 STALE_AFTER = dt.timedelta(minutes=30)
 IMPORTER_ROLES = {Role.ADMINISTRATOR, Role.DISPATCHER}
 _KEY = {"people": "id_card", "households": "code", "places": "code", "things": "code", "organizations": "code"}
-_TABLE = {"people": "layers_person", "households": "layers_household", "places": "layers_place",
-          "things": "layers_thing", "organizations": "layers_organization"}
+_TABLE = {
+    "people": "layers_person",
+    "households": "layers_household",
+    "places": "layers_place",
+    "things": "layers_thing",
+    "organizations": "layers_organization",
+}
 _POINT_REQUIRED = {"places", "things"}
 
 
 def may_import(user: User | None) -> bool:
     """Administrators and dispatchers (within their scope), and superusers."""
-    return bool(user and user.is_authenticated and user.is_active
-                and (user.is_superuser or user.role in IMPORTER_ROLES))
+    return bool(
+        user and user.is_authenticated and user.is_active and (user.is_superuser or user.role in IMPORTER_ROLES)
+    )
 
 
 def max_bytes() -> int:
@@ -91,9 +97,15 @@ class _Report:
 
     def as_list(self) -> list[dict]:
         if self.dropped:
-            return self.entries + [{"row": None, "column": None, "level": "info", "problem": _(
-                "%(n)d more problems are not listed; fix the ones above and run a dry run again.")
-                % {"n": self.dropped}}]
+            return self.entries + [
+                {
+                    "row": None,
+                    "column": None,
+                    "level": "info",
+                    "problem": _("%(n)d more problems are not listed; fix the ones above and run a dry run again.")
+                    % {"n": self.dropped},
+                }
+            ]
         return self.entries
 
 
@@ -121,8 +133,11 @@ class _Progress:
         self.last = now
         try:
             with self.side.cursor() as cursor:
-                cursor.execute("UPDATE layers_importjob SET progress = %s, rows_done = %s, rows_total = %s, "
-                               "modified = now() WHERE id = %s", [job.progress, rows_done, job.rows_total, job.pk])
+                cursor.execute(
+                    "UPDATE layers_importjob SET progress = %s, rows_done = %s, rows_total = %s, "
+                    "modified = now() WHERE id = %s",
+                    [job.progress, rows_done, job.rows_total, job.pk],
+                )
         except Exception:  # noqa: BLE001 - see above
             logger.warning("import %s: progress not written", job.pk, exc_info=True)
 
@@ -131,12 +146,14 @@ class _Progress:
             self.side.close()
 
 
-def import_run(*, job: ImportJob, skip_invalid: bool = False,
-               on_progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
+def import_run(
+    *, job: ImportJob, skip_invalid: bool = False, on_progress: Callable[[ImportJob], None] | None = None
+) -> ImportJob:
     """Validate a job's file and (unless a dry run, or it has errors) upsert its rows in one transaction."""
     now = timezone.now()
     claimed = ImportJob.objects.filter(
-        Q(status=JobStatus.PENDING) | Q(status=JobStatus.RUNNING, modified__lt=now - STALE_AFTER), pk=job.pk,
+        Q(status=JobStatus.PENDING) | Q(status=JobStatus.RUNNING, modified__lt=now - STALE_AFTER),
+        pk=job.pk,
     ).update(status=JobStatus.RUNNING, progress=0.0, rows_done=0, error="", modified=now)
     job.refresh_from_db()
     if not claimed:
@@ -180,12 +197,16 @@ def _fail(job: ImportJob, message: str) -> None:
 def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: bool) -> None:
     layer = job.layer
     if layer not in TARGETS:
-        report.add(None, None, _("Unknown layer %(layer)s; importable: %(known)s")
-                   % {"layer": layer, "known": ", ".join(TARGETS)})
+        report.add(
+            None,
+            None,
+            _("Unknown layer %(layer)s; importable: %(known)s") % {"layer": layer, "known": ", ".join(TARGETS)},
+        )
         return _fail(job, _("Nothing was written: the import has errors."))
     if job.preset and (job.preset not in PRESETS or PRESETS[job.preset].layer != layer):
-        report.add(None, None, _("Preset %(preset)s does not fit layer %(layer)s.") % {"preset": job.preset,
-                                                                                      "layer": layer})
+        report.add(
+            None, None, _("Preset %(preset)s does not fit layer %(layer)s.") % {"preset": job.preset, "layer": layer}
+        )
         return _fail(job, _("Nothing was written: the import has errors."))
     if job.crs and job.crs not in CRS.__members__.values():
         report.add(None, None, _("Unknown coordinate system %(crs)s: use wgs84, gcj02 or bd09.") % {"crs": job.crs})
@@ -203,12 +224,23 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
     progress(0.05, 0, force=True)
     for note in table.notes:
         report.add(None, None, note, "info")
-    mapping = resolve_mapping(layer=layer, columns=table.columns, preset=job.preset, mapping=job.mapping or None,
-                              has_geometry=table.geometries is not None)
+    mapping = resolve_mapping(
+        layer=layer,
+        columns=table.columns,
+        preset=job.preset,
+        mapping=job.mapping or None,
+        has_geometry=table.geometries is not None,
+    )
     report.extend(mapping.problems)
     if table.crs_missing and not job.crs:
-        report.add(None, None, _("The Shapefile has no .prj file, so its coordinate system is unknown. Add the "
-                                 ".prj, or name the coordinate system (crs: wgs84, gcj02 or bd09)."))
+        report.add(
+            None,
+            None,
+            _(
+                "The Shapefile has no .prj file, so its coordinate system is unknown. Add the "
+                ".prj, or name the coordinate system (crs: wgs84, gcj02 or bd09)."
+            ),
+        )
     if report.errors:
         return _fail(job, _("Nothing was written: the file does not fit the import (see the report)."))
     for number, problem in table.row_problems:
@@ -232,13 +264,19 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
         return _fail(job, _("Nothing was written: %(n)d problems (see the report).") % {"n": report.errors})
     if job.dry_run:
         existing = _existing_keys(layer, [r[_KEY[layer] if layer != "people" else "id_card_hash"] for r in records])
-        job.updated_count = sum(1 for r in records if r[_KEY[layer] if layer != "people" else "id_card_hash"]
-                                in existing)
+        job.updated_count = sum(
+            1 for r in records if r[_KEY[layer] if layer != "people" else "id_card_hash"] in existing
+        )
         job.created_count = len(records) - job.updated_count
         job.status = JobStatus.DONE
         job.rows_done, job.progress = len(records), 1.0
-        report.add(None, None, _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
-                   % {"c": job.created_count, "u": job.updated_count}, "info")
+        report.add(
+            None,
+            None,
+            _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
+            % {"c": job.created_count, "u": job.updated_count},
+            "info",
+        )
         return None
     created, updated = _write(job, records, mapping, report, progress)
     job.created_count, job.updated_count = created, updated
@@ -247,6 +285,7 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
 
 
 # ---------------------------------------------------------------- validation
+
 
 def _validate(job: ImportJob, table: Table, mapping: Mapping, report: _Report, progress: _Progress) -> list[dict]:
     layer = job.layer
@@ -315,8 +354,11 @@ def _coordinates(job: ImportJob, table: Table, records: list[dict], mapping: Map
             if lon is None and lat is None:
                 continue
             if lon is None or lat is None:
-                report.add(record["_row"], names["lon" if lon is None else "lat"],
-                           _("longitude and latitude come in pairs; one is empty"))
+                report.add(
+                    record["_row"],
+                    names["lon" if lon is None else "lat"],
+                    _("longitude and latitude come in pairs; one is empty"),
+                )
                 continue
             _set_point(record, lon, lat, crs, names["lon"], names["lat"], report)
         return
@@ -337,8 +379,7 @@ def _coordinates(job: ImportJob, table: Table, records: list[dict], mapping: Map
         if source.to_epsg() not in (4326, 4490, 4214, 4610):  # WGS 84, CGCS2000 (equal to < 1 m), Beijing 54, Xian 80
             transformer = Transformer.from_crs(source, 4326, always_xy=True)
             geoms = shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
-            report.add(None, None, _("Coordinates transformed from %(crs)s to WGS 84.") % {"crs": source.name},
-                       "info")
+            report.add(None, None, _("Coordinates transformed from %(crs)s to WGS 84.") % {"crs": source.name}, "info")
     points = shapely.get_type_id(geoms) == 0
     for record, geom, is_point in zip(records, geoms, points, strict=True):
         if geom is None or shapely.is_empty(geom):
@@ -349,20 +390,27 @@ def _coordinates(job: ImportJob, table: Table, records: list[dict], mapping: Map
             if crs != CRS.WGS84:
                 geom = shapely.transform(geom, lambda xy: np.array([to_wgs84(x, y, crs) for x, y in xy]))
             if not shapely.is_valid(geom):
-                report.add(record["_row"], _("geometry"), _("the geometry is not valid (%(why)s)")
-                           % {"why": shapely.is_valid_reason(geom)})
+                report.add(
+                    record["_row"],
+                    _("geometry"),
+                    _("the geometry is not valid (%(why)s)") % {"why": shapely.is_valid_reason(geom)},
+                )
                 continue
             record["wkb"] = shapely.to_wkb(geom)
             inside = shapely.point_on_surface(geom)
             record["lon"], record["lat"] = shapely.get_x(inside), shapely.get_y(inside)
             record["geometry_is_point"] = False
         else:
-            report.add(record["_row"], _("geometry"), _("a %(type)s; this layer takes points")
-                       % {"type": shapely.get_type_id(geom) and geom.geom_type})
+            report.add(
+                record["_row"],
+                _("geometry"),
+                _("a %(type)s; this layer takes points") % {"type": shapely.get_type_id(geom) and geom.geom_type},
+            )
 
 
-def _set_point(record: dict, lon: float, lat: float, crs: str, lon_column: str, lat_column: str,
-               report: _Report) -> None:
+def _set_point(
+    record: dict, lon: float, lat: float, crs: str, lon_column: str, lat_column: str, report: _Report
+) -> None:
     row = record["_row"]
     record["_bad_point"] = True  # until the point passes
     if not -180 <= lon <= 180:
@@ -382,6 +430,7 @@ def _set_point(record: dict, lon: float, lat: float, crs: str, lon_column: str, 
 
 # ---------------------------------------------------------------- placement and look-ups
 
+
 def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Report, scope: set[int] | None) -> None:
     """Grid of each record (point, else named grid, household, address); references (households, employers…)."""
     layer = job.layer
@@ -390,25 +439,30 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
         # points: every record with one, in one statement; GIST index per point, lowest code wins on shared edges
         # in spatial order, so that consecutive points mostly fall in the same grid: PostGIS then reuses
         # that grid's prepared (indexed) polygon instead of preparing it again (about 3x faster)
-        located = sorted((r for r in records if r["lon"] is not None),
-                         key=lambda r: (int(r["lon"] * 500), int(r["lat"] * 500)))
+        located = sorted(
+            (r for r in records if r["lon"] is not None), key=lambda r: (int(r["lon"] * 500), int(r["lat"] * 500))
+        )
         grid_of_point: dict[int, int] = {}
         if located:
             cursor.execute(
                 "SELECT p.i, (SELECT g.id FROM grid_grid g WHERE ST_Covers(g.boundary, "
                 "ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)) ORDER BY g.code LIMIT 1) "
                 "FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS p(i, x, y)",
-                [list(range(len(located))), [r["lon"] for r in located], [r["lat"] for r in located]])
+                [list(range(len(located))), [r["lon"] for r in located], [r["lat"] for r in located]],
+            )
             grid_of_point = {i: g for i, g in cursor.fetchall() if g is not None}
         for i, record in enumerate(located):
             record["grid_id"] = grid_of_point.get(i)
             record["placed_by"] = "point"
-        grid_codes = _lookup(cursor, "SELECT code, id FROM grid_grid WHERE code = ANY(%s)",
-                             {r["grid"] for r in records if r.get("grid")})
+        grid_codes = _lookup(
+            cursor, "SELECT code, id FROM grid_grid WHERE code = ANY(%s)", {r["grid"] for r in records if r.get("grid")}
+        )
         households = {}
         if "household" in names:
-            cursor.execute("SELECT code, id, grid_id FROM layers_household WHERE code = ANY(%s)",
-                           [sorted({r["household"] for r in records if r.get("household")})])
+            cursor.execute(
+                "SELECT code, id, grid_id FROM layers_household WHERE code = ANY(%s)",
+                [sorted({r["household"] for r in records if r.get("household")})],
+            )
             households = {code: (pk, grid) for code, pk, grid in cursor.fetchall()}
         by_address = {}
         needs_address = [r for r in records if r["lon"] is None and r.get("address")]
@@ -416,7 +470,9 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
             cursor.execute(
                 "SELECT DISTINCT ON (h.address) h.address, h.grid_id, ST_X(h.location), ST_Y(h.location) "
                 "FROM layers_household h LEFT JOIN grid_grid g ON g.id = h.grid_id WHERE h.address = ANY(%s) "
-                "ORDER BY h.address, (h.grid_id IS NULL), g.code", [sorted({r["address"] for r in needs_address})])
+                "ORDER BY h.address, (h.grid_id IS NULL), g.code",
+                [sorted({r["address"] for r in needs_address})],
+            )
             by_address = {a: (g, x, y) for a, g, x, y in cursor.fetchall()}
         unrestricted = scope is None
         for record in records:
@@ -444,21 +500,33 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
             if record.get("_bad_point"):
                 continue  # its coordinates are reported already
             if layer in _POINT_REQUIRED and record["lon"] is None:
-                report.add(row, names.get("lon") or names.get("address"),
-                           _("no coordinates, and the address matches no household with a location"))
+                report.add(
+                    row,
+                    names.get("lon") or names.get("address"),
+                    _("no coordinates, and the address matches no household with a location"),
+                )
                 continue
             grid = record.get("grid_id")
             if grid is None:
                 if record.get("placed_by") == "point":
-                    problem = _("the point (%(lon).6f, %(lat).6f) lies in no grid") % {"lon": record["lon"],
-                                                                                         "lat": record["lat"]}
+                    problem = _("the point (%(lon).6f, %(lat).6f) lies in no grid") % {
+                        "lon": record["lon"],
+                        "lat": record["lat"],
+                    }
                 else:
                     problem = _("no coordinates, and no household or address that places it in a grid")
-                report.add(row, names.get("lon") or names.get("household") or names.get("address"), problem,
-                           "warning" if unrestricted else "error")
+                report.add(
+                    row,
+                    names.get("lon") or names.get("household") or names.get("address"),
+                    problem,
+                    "warning" if unrestricted else "error",
+                )
             elif not unrestricted and grid not in scope:
-                report.add(row, names.get("lon") or names.get("household") or names.get("address") or names.get("grid"),
-                           _("the row lies outside your area (grid %(grid)s)") % {"grid": _grid_code(grid)})
+                report.add(
+                    row,
+                    names.get("lon") or names.get("household") or names.get("address") or names.get("grid"),
+                    _("the row lies outside your area (grid %(grid)s)") % {"grid": _grid_code(grid)},
+                )
         if layer == "people":
             _resolve_people_references(cursor, records, mapping, report, names)
         if layer == "organizations":
@@ -468,8 +536,9 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
             for record in records:
                 code = record.get("parent_code")
                 if code and code not in known and code not in in_file:
-                    report.add(record["_row"], names["parent_code"], _("no organization coded %(code)s")
-                               % {"code": code})
+                    report.add(
+                        record["_row"], names["parent_code"], _("no organization coded %(code)s") % {"code": code}
+                    )
 
 
 def _grid_code(pk: int) -> str:
@@ -483,26 +552,33 @@ def _lookup(cursor, sql: str, values: set) -> dict:
     return dict(cursor.fetchall())
 
 
-def _resolve_people_references(cursor, records: list[dict], mapping: Mapping, report: _Report,
-                               names: dict[str, str]) -> None:
-    branches = _lookup(cursor, "SELECT code, id FROM layers_organization WHERE code = ANY(%s) "
-                       "AND kind IN ('party_committee', 'general_branch', 'branch')",
-                       {r["branch_code"] for r in records if r.get("branch_code")})
+def _resolve_people_references(
+    cursor, records: list[dict], mapping: Mapping, report: _Report, names: dict[str, str]
+) -> None:
+    branches = _lookup(
+        cursor,
+        "SELECT code, id FROM layers_organization WHERE code = ANY(%s) "
+        "AND kind IN ('party_committee', 'general_branch', 'branch')",
+        {r["branch_code"] for r in records if r.get("branch_code")},
+    )
     for record in records:
         code = record.get("branch_code")
         if code:
             if code in branches:
                 record["branch_id"] = branches[code]
             else:
-                report.add(record["_row"], names["branch_code"], _("no party organization coded %(code)s")
-                           % {"code": code})
+                report.add(
+                    record["_row"], names["branch_code"], _("no party organization coded %(code)s") % {"code": code}
+                )
     # employers: by credit code; by name alone when the file has no code (matched to an existing
     # organization of that name, else created under a code derived from the name, so re-imports match it)
     unnamed = {r["employer_name"] for r in records if r.get("employer_name") and not r.get("employer_code")}
     by_name = {}
     if unnamed:
-        cursor.execute("SELECT DISTINCT ON (name) name, code FROM layers_organization WHERE name = ANY(%s) "
-                       "ORDER BY name, code", [sorted(unnamed)])
+        cursor.execute(
+            "SELECT DISTINCT ON (name) name, code FROM layers_organization WHERE name = ANY(%s) ORDER BY name, code",
+            [sorted(unnamed)],
+        )
         by_name = dict(cursor.fetchall())
     for record in records:
         name, code = record.get("employer_name"), record.get("employer_code")
@@ -533,16 +609,28 @@ _COLUMNS = {
         ("birth_date", "date", "s.birth_date", "COALESCE(s.birth_date, t.birth_date)"),
         ("id_card_hash", "text", "s.id_card_hash", None),
         ("id_card_encrypted", "text", "COALESCE(s.id_card_encrypted, '')", None),
-        ("phone_hash", "text", "COALESCE(s.phone_hash, '')",
-         "CASE WHEN s.phone_hash <> '' THEN s.phone_hash ELSE t.phone_hash END"),
-        ("phone_encrypted", "text", "COALESCE(s.phone_encrypted, '')",
-         "CASE WHEN s.phone_hash <> '' AND s.phone_hash <> t.phone_hash THEN s.phone_encrypted "
-         "ELSE t.phone_encrypted END"),
+        (
+            "phone_hash",
+            "text",
+            "COALESCE(s.phone_hash, '')",
+            "CASE WHEN s.phone_hash <> '' THEN s.phone_hash ELSE t.phone_hash END",
+        ),
+        (
+            "phone_encrypted",
+            "text",
+            "COALESCE(s.phone_encrypted, '')",
+            "CASE WHEN s.phone_hash <> '' AND s.phone_hash <> t.phone_hash THEN s.phone_encrypted "
+            "ELSE t.phone_encrypted END",
+        ),
         ("household_id", "bigint", "s.household_id", "COALESCE(s.household_id, t.household_id)"),
         ("location", None, None, None),
         ("grid_id", "bigint", "s.grid_id", "COALESCE(s.grid_id, t.grid_id)"),
-        ("categories", "varchar(24)[]", "COALESCE(s.categories, '{}')",
-         "ARRAY(SELECT DISTINCT c FROM unnest(t.categories || COALESCE(s.categories, '{}')) c ORDER BY c)"),
+        (
+            "categories",
+            "varchar(24)[]",
+            "COALESCE(s.categories, '{}')",
+            "ARRAY(SELECT DISTINCT c FROM unnest(t.categories || COALESCE(s.categories, '{}')) c ORDER BY c)",
+        ),
         ("platform", "text", "COALESCE(s.platform, '')", "COALESCE(NULLIF(s.platform, ''), t.platform)"),
         ("work_kind", "text", "COALESCE(s.work_kind, '')", "COALESCE(NULLIF(s.work_kind, ''), t.work_kind)"),
         ("employer_id", "bigint", "s.employer_id", "COALESCE(s.employer_id, t.employer_id)"),
@@ -572,8 +660,12 @@ _COLUMNS = {
         ("code", "text", "s.code", None),
         ("name", "text", "s.name", "COALESCE(NULLIF(s.name, ''), t.name)"),
         ("kind", "text", "s.kind", "COALESCE(NULLIF(s.kind, ''), t.kind)"),
-        ("condition", "text", "COALESCE(NULLIF(s.condition, ''), 'ok')",
-         "COALESCE(NULLIF(s.condition, ''), t.condition)"),
+        (
+            "condition",
+            "text",
+            "COALESCE(NULLIF(s.condition, ''), 'ok')",
+            "COALESCE(NULLIF(s.condition, ''), t.condition)",
+        ),
         ("location", None, None, None),
         ("grid_id", "bigint", "s.grid_id", "COALESCE(s.grid_id, t.grid_id)"),
     ],
@@ -590,8 +682,9 @@ _COLUMNS = {
 _POINT_SQL = "CASE WHEN s.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END"
 
 
-def _write(job: ImportJob, records: list[dict], mapping: Mapping, report: _Report,
-           progress: _Progress) -> tuple[int, int]:
+def _write(
+    job: ImportJob, records: list[dict], mapping: Mapping, report: _Report, progress: _Progress
+) -> tuple[int, int]:
     layer = job.layer
     table = _TABLE[layer]
     spec = _COLUMNS[layer]
@@ -603,8 +696,11 @@ def _write(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
     insert_columns, insert_exprs, sets = [], [], []
     for column, _type, insert, update in spec:
         if column in ("location", "geometry"):
-            expr = (f"CASE WHEN s.wkb IS NOT NULL THEN ST_SetSRID(ST_GeomFromWKB(s.wkb), 4326) ELSE {_POINT_SQL} END"
-                    if column == "geometry" else _POINT_SQL)
+            expr = (
+                f"CASE WHEN s.wkb IS NOT NULL THEN ST_SetSRID(ST_GeomFromWKB(s.wkb), 4326) ELSE {_POINT_SQL} END"
+                if column == "geometry"
+                else _POINT_SQL
+            )
             insert_columns.append(column)
             insert_exprs.append(expr)
             if has_location:
@@ -617,11 +713,13 @@ def _write(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
             sets.append(f"{column} = {update}")
     sets.append("modified = now()")
     names = ", ".join(insert_columns)
-    update_sql = (f"UPDATE {table} t SET {', '.join(sets)} FROM _import_rows s WHERE t.{key} = s.{key}")
+    update_sql = f"UPDATE {table} t SET {', '.join(sets)} FROM _import_rows s WHERE t.{key} = s.{key}"
     conflict = "(id_card_hash) WHERE NOT (id_card_hash = '')" if layer == "people" else "(code)"
-    insert_sql = (f"INSERT INTO {table} AS t ({names}, created, modified) "
-                  f"SELECT {', '.join(insert_exprs)}, now(), now() FROM _import_rows s "
-                  f"ON CONFLICT {conflict} DO NOTHING")  # the rows just updated, or written meanwhile
+    insert_sql = (
+        f"INSERT INTO {table} AS t ({names}, created, modified) "
+        f"SELECT {', '.join(insert_exprs)}, now(), now() FROM _import_rows s "
+        f"ON CONFLICT {conflict} DO NOTHING"
+    )  # the rows just updated, or written meanwhile
     created = updated = 0
     total = len(records) or 1
     with transaction.atomic(), connection.cursor() as cursor:
@@ -632,12 +730,15 @@ def _write(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
         if layer == "people":
             employers_created = _write_employers(cursor, records)
             if employers_created:
-                report.add(None, None, _("%(n)d organizations (employers) were created.") % {"n": employers_created},
-                           "info")
-        cursor.execute(f"DROP TABLE IF EXISTS _import_rows; CREATE TEMP TABLE _import_rows "
-                       f"({', '.join(f'{c} {t}' for c, t in temp_columns)}) ON COMMIT DROP")
+                report.add(
+                    None, None, _("%(n)d organizations (employers) were created.") % {"n": employers_created}, "info"
+                )
+        cursor.execute(
+            f"DROP TABLE IF EXISTS _import_rows; CREATE TEMP TABLE _import_rows "
+            f"({', '.join(f'{c} {t}' for c, t in temp_columns)}) ON COMMIT DROP"
+        )
         for start in range(0, len(records), CHUNK):
-            chunk = records[start:start + CHUNK]
+            chunk = records[start : start + CHUNK]
             # a list, built before COPY starts: the people rows need a query, which cannot run during COPY
             rows = _people_rows(cursor, chunk) if layer == "people" else _plain_rows(chunk, temp_columns)
             cursor.execute("TRUNCATE _import_rows")
@@ -652,19 +753,37 @@ def _write(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
             done = start + len(chunk)
             progress(0.5 + 0.5 * done / total, done)
         if layer == "people":
-            cursor.execute("UPDATE layers_person t SET member_code = 'DY' || lpad(t.id::text, 10, '0') "
-                           "FROM _import_rows s WHERE t.id_card_hash = s.id_card_hash AND t.member_code = '' "
-                           "AND t.categories @> ARRAY[%s]::varchar[]", [PersonCategory.PARTY_MEMBER])
+            cursor.execute(
+                "UPDATE layers_person t SET member_code = 'DY' || lpad(t.id::text, 10, '0') "
+                "FROM _import_rows s WHERE t.id_card_hash = s.id_card_hash AND t.member_code = '' "
+                "AND t.categories @> ARRAY[%s]::varchar[]",
+                [PersonCategory.PARTY_MEMBER],
+            )
         if layer == "organizations":
             _write_parents(cursor, records)
         skipped = len(records) - created - updated
         if skipped:
-            report.add(None, None, _("%(n)d rows were written meanwhile by someone else and were left as they are.")
-                       % {"n": skipped}, "warning")
-        audit_record(actor=job.created_by, action=AuditEntry.Action.IMPORT, target=f"layers.{layer}",
-                     reason=f"import job {job.pk}: {job.original_name}"[:300],
-                     details={"job": job.pk, "file": job.original_name, "rows": len(records), "created": created,
-                              "updated": updated, "preset": job.preset, "crs": job.crs})
+            report.add(
+                None,
+                None,
+                _("%(n)d rows were written meanwhile by someone else and were left as they are.") % {"n": skipped},
+                "warning",
+            )
+        audit_record(
+            actor=job.created_by,
+            action=AuditEntry.Action.IMPORT,
+            target=f"layers.{layer}",
+            reason=f"import job {job.pk}: {job.original_name}"[:300],
+            details={
+                "job": job.pk,
+                "file": job.original_name,
+                "rows": len(records),
+                "created": created,
+                "updated": updated,
+                "preset": job.preset,
+                "crs": job.crs,
+            },
+        )
     return created, updated
 
 
@@ -675,8 +794,10 @@ def _plain_rows(records: list[dict], temp_columns: list[tuple[str, str]]) -> lis
 
 def _people_rows(cursor, records: list[dict]) -> list[tuple]:
     """Rows for the people temp table: ID-card numbers encrypted only for new people, phones only when changed."""
-    cursor.execute("SELECT id_card_hash, phone_hash FROM layers_person WHERE id_card_hash = ANY(%s)",
-                   [[r["id_card_hash"] for r in records]])
+    cursor.execute(
+        "SELECT id_card_hash, phone_hash FROM layers_person WHERE id_card_hash = ANY(%s)",
+        [[r["id_card_hash"] for r in records]],
+    )
     existing = dict(cursor.fetchall())
     new_ids = [r for r in records if r["id_card_hash"] not in existing]
     for record, token in zip(new_ids, crypto.encrypt_many([r["id_card"] for r in new_ids]), strict=True):
@@ -684,10 +805,28 @@ def _people_rows(cursor, records: list[dict]) -> list[tuple]:
     phones = [r for r in records if r.get("phone") and existing.get(r["id_card_hash"]) != r["phone_hash"]]
     for record, token in zip(phones, crypto.encrypt_many([r["phone"] for r in phones]), strict=True):
         record["phone_encrypted"] = token
-    return [(r.get("name"), r.get("gender"), r.get("birth_date"), r["id_card_hash"], r.get("id_card_encrypted"),
-             r["phone_hash"], r.get("phone_encrypted"), r.get("household_id"), r.get("grid_id"), r.get("categories"),
-             r.get("platform"), r.get("work_kind"), r.get("employer_id"), r.get("branch_id"), r.get("mobile_member"),
-             r["lon"], r["lat"]) for r in records]
+    return [
+        (
+            r.get("name"),
+            r.get("gender"),
+            r.get("birth_date"),
+            r["id_card_hash"],
+            r.get("id_card_encrypted"),
+            r["phone_hash"],
+            r.get("phone_encrypted"),
+            r.get("household_id"),
+            r.get("grid_id"),
+            r.get("categories"),
+            r.get("platform"),
+            r.get("work_kind"),
+            r.get("employer_id"),
+            r.get("branch_id"),
+            r.get("mobile_member"),
+            r["lon"],
+            r["lat"],
+        )
+        for r in records
+    ]
 
 
 def _write_employers(cursor, records: list[dict]) -> int:
@@ -704,7 +843,8 @@ def _write_employers(cursor, records: list[dict]) -> int:
         "INSERT INTO layers_organization (code, name, kind, address, phone, created, modified) "
         "SELECT c, CASE WHEN n = '' THEN c ELSE n END, k, '', '', now(), now() "
         "FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(c, n, k) ON CONFLICT (code) DO NOTHING",
-        [codes, [wanted[c][0] for c in codes], [wanted[c][1] for c in codes]])
+        [codes, [wanted[c][0] for c in codes], [wanted[c][1] for c in codes]],
+    )
     created = cursor.rowcount
     ids = _lookup(cursor, "SELECT code, id FROM layers_organization WHERE code = ANY(%s)", set(codes))
     for record in records:
@@ -720,5 +860,5 @@ def _write_parents(cursor, records: list[dict]) -> None:
         cursor.execute(
             "UPDATE layers_organization t SET parent_id = p.id FROM unnest(%s::text[], %s::text[]) AS w(c, pc) "
             "JOIN layers_organization p ON p.code = w.pc WHERE t.code = w.c AND p.id <> t.id",
-            [[c for c, _p in pairs], [p for _c, p in pairs]])
-
+            [[c for c, _p in pairs], [p for _c, p in pairs]],
+        )

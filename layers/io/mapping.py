@@ -29,33 +29,58 @@ _POINT = (Target("lon", "float"), Target("lat", "float"))
 
 TARGETS: dict[str, tuple[Target, ...]] = {
     "people": (
-        Target("name", required=True, max_length=100), Target("id_card", "id_card", required=True),
-        Target("phone", "phone"), Target("gender", "gender"), Target("birth_date", "date"),
-        Target("household", "code", max_length=40), Target("address", max_length=300), *_POINT,
-        Target("grid", "code", max_length=20), Target("categories", "categories"),
-        Target("platform", max_length=100), Target("work_kind", "work_kind"),
-        Target("employer_code", "credit_code"), Target("employer_name", max_length=200),
-        Target("branch_code", "code", max_length=40), Target("mobile_member", "bool"),
+        Target("name", required=True, max_length=100),
+        Target("id_card", "id_card", required=True),
+        Target("phone", "phone"),
+        Target("gender", "gender"),
+        Target("birth_date", "date"),
+        Target("household", "code", max_length=40),
+        Target("address", max_length=300),
+        *_POINT,
+        Target("grid", "code", max_length=20),
+        Target("categories", "categories"),
+        Target("platform", max_length=100),
+        Target("work_kind", "work_kind"),
+        Target("employer_code", "credit_code"),
+        Target("employer_name", max_length=200),
+        Target("branch_code", "code", max_length=40),
+        Target("mobile_member", "bool"),
     ),
     "households": (
-        Target("code", "code", required=True, max_length=40), Target("address", required=True, max_length=300),
-        Target("building", max_length=20), Target("unit", max_length=20), Target("room", max_length=20),
-        *_POINT, Target("grid", "code", max_length=20),
+        Target("code", "code", required=True, max_length=40),
+        Target("address", required=True, max_length=300),
+        Target("building", max_length=20),
+        Target("unit", max_length=20),
+        Target("room", max_length=20),
+        *_POINT,
+        Target("grid", "code", max_length=20),
     ),
     "places": (
-        Target("code", "code", required=True, max_length=40), Target("name", required=True, max_length=200),
-        Target("kind", "place_kind"), Target("address", max_length=300), Target("phone", max_length=32), *_POINT,
+        Target("code", "code", required=True, max_length=40),
+        Target("name", required=True, max_length=200),
+        Target("kind", "place_kind"),
+        Target("address", max_length=300),
+        Target("phone", max_length=32),
+        *_POINT,
         Target("grid", "code", max_length=20),
     ),
     "things": (
-        Target("code", "code", required=True, max_length=40), Target("name", required=True, max_length=200),
-        Target("kind", "thing_kind"), Target("condition", "condition"), *_POINT, Target("address", max_length=300),
+        Target("code", "code", required=True, max_length=40),
+        Target("name", required=True, max_length=200),
+        Target("kind", "thing_kind"),
+        Target("condition", "condition"),
+        *_POINT,
+        Target("address", max_length=300),
         Target("grid", "code", max_length=20),
     ),
     "organizations": (
-        Target("code", "code", required=True, max_length=40), Target("name", required=True, max_length=200),
-        Target("kind", "organization_kind"), Target("parent_code", "code", max_length=40),
-        Target("address", max_length=300), Target("phone", max_length=32), *_POINT,
+        Target("code", "code", required=True, max_length=40),
+        Target("name", required=True, max_length=200),
+        Target("kind", "organization_kind"),
+        Target("parent_code", "code", max_length=40),
+        Target("address", max_length=300),
+        Target("phone", max_length=32),
+        *_POINT,
         Target("grid", "code", max_length=20),
     ),
 }
@@ -66,16 +91,27 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "名称", "企业名称", "单位名称", "组织名称", "场所名称", "设施名称"),
     "id_card": ("身份证号", "身份证号码", "公民身份号码", "证件号码"),
     "phone": ("手机号", "手机号码", "联系电话", "电话"),
-    "gender": ("性别",), "birth_date": ("出生日期",),
-    "household": ("户号", "户编号"), "address": ("地址", "住址", "居住地址", "现住址", "经营地址"),
-    "lon": ("经度", "lng", "longitude", "x"), "lat": ("纬度", "latitude", "y"),
-    "grid": ("网格", "网格编码", "网格编号"), "categories": ("人员类别", "类别", "标签"),
-    "platform": ("平台", "所属平台"), "work_kind": ("从业类型", "职业类型"),
+    "gender": ("性别",),
+    "birth_date": ("出生日期",),
+    "household": ("户号", "户编号"),
+    "address": ("地址", "住址", "居住地址", "现住址", "经营地址"),
+    "lon": ("经度", "lng", "longitude", "x"),
+    "lat": ("纬度", "latitude", "y"),
+    "grid": ("网格", "网格编码", "网格编号"),
+    "categories": ("人员类别", "类别", "标签"),
+    "platform": ("平台", "所属平台"),
+    "work_kind": ("从业类型", "职业类型"),
     # "employer" and "parent" are the names our own exports give these columns: a round trip needs no mapping.
-    "employer_name": ("所属企业", "所属公司", "工作单位", "employer"), "employer_code": ("所属企业统一社会信用代码",),
-    "branch_code": ("所属党支部代码", "党组织代码"), "mobile_member": ("流动党员",),
-    "code": ("编码", "编号", "统一社会信用代码", "代码"), "building": ("楼栋", "楼号"), "unit": ("单元",),
-    "room": ("房号", "门牌号"), "kind": ("类型", "种类"), "condition": ("状态", "设施状态"),
+    "employer_name": ("所属企业", "所属公司", "工作单位", "employer"),
+    "employer_code": ("所属企业统一社会信用代码",),
+    "branch_code": ("所属党支部代码", "党组织代码"),
+    "mobile_member": ("流动党员",),
+    "code": ("编码", "编号", "统一社会信用代码", "代码"),
+    "building": ("楼栋", "楼号"),
+    "unit": ("单元",),
+    "room": ("房号", "门牌号"),
+    "kind": ("类型", "种类"),
+    "condition": ("状态", "设施状态"),
     "parent_code": ("上级组织代码", "上级代码", "parent"),
 }
 
@@ -93,90 +129,218 @@ class Preset:
 
 
 def _gig_columns(company: str, code: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {"姓名": "name", "身份证号": "id_card", "手机号": "phone", "性别": "gender", "从业类型": "work_kind",
-            "平台": "platform", company: "employer_name", code: "employer_code", "地址": "address",
-            "经度": "lon", "纬度": "lat", **(extra or {})}
+    return {
+        "姓名": "name",
+        "身份证号": "id_card",
+        "手机号": "phone",
+        "性别": "gender",
+        "从业类型": "work_kind",
+        "平台": "platform",
+        company: "employer_name",
+        code: "employer_code",
+        "地址": "address",
+        "经度": "lon",
+        "纬度": "lat",
+        **(extra or {}),
+    }
 
 
 def _company_columns(name: str) -> dict[str, str]:
-    return {name: "name", "统一社会信用代码": "code", "地址": "address", "联系电话": "phone", "经度": "lon",
-            "纬度": "lat"}
+    return {
+        name: "name",
+        "统一社会信用代码": "code",
+        "地址": "address",
+        "联系电话": "phone",
+        "经度": "lon",
+        "纬度": "lat",
+    }
 
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("transport", "交通运输：货车司机及货运企业", "people",
-           _gig_columns("所属企业", "统一社会信用代码", {"居住地址": "address"}),
-           {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.TRUCK_DRIVER}),
-    Preset("postal", "邮政管理：快递员及快递企业", "people",
-           _gig_columns("所属企业", "统一社会信用代码", {"快递品牌": "platform"}),
-           {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.COURIER}),
-    Preset("market", "市场监管：外卖骑手及平台企业", "people",
-           _gig_columns("所属平台企业", "平台企业统一社会信用代码",
-                        {"所属企业": "employer_name", "统一社会信用代码": "employer_code"}),
-           {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.FOOD_DELIVERY},
-           Organization.Kind.PLATFORM),
-    Preset("commerce", "商务：网络主播及电商平台", "people",
-           _gig_columns("所属平台企业", "平台企业统一社会信用代码",
-                        {"直播平台": "platform", "所属企业": "employer_name", "统一社会信用代码": "employer_code"}),
-           {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.LIVE_STREAMER},
-           Organization.Kind.PLATFORM),
-    Preset("transport_companies", "交通运输：货运企业", "organizations", _company_columns("企业名称"),
-           {"kind": Organization.Kind.ENTERPRISE}),
-    Preset("postal_companies", "邮政管理：快递企业", "organizations", _company_columns("企业名称"),
-           {"kind": Organization.Kind.ENTERPRISE}),
-    Preset("market_platforms", "市场监管：外卖平台企业", "organizations", _company_columns("平台名称"),
-           {"kind": Organization.Kind.PLATFORM}),
-    Preset("commerce_platforms", "商务：电商平台企业", "organizations", _company_columns("平台名称"),
-           {"kind": Organization.Kind.PLATFORM}),
-)}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "transport",
+            "交通运输：货车司机及货运企业",
+            "people",
+            _gig_columns("所属企业", "统一社会信用代码", {"居住地址": "address"}),
+            {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.TRUCK_DRIVER},
+        ),
+        Preset(
+            "postal",
+            "邮政管理：快递员及快递企业",
+            "people",
+            _gig_columns("所属企业", "统一社会信用代码", {"快递品牌": "platform"}),
+            {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.COURIER},
+        ),
+        Preset(
+            "market",
+            "市场监管：外卖骑手及平台企业",
+            "people",
+            _gig_columns(
+                "所属平台企业",
+                "平台企业统一社会信用代码",
+                {"所属企业": "employer_name", "统一社会信用代码": "employer_code"},
+            ),
+            {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.FOOD_DELIVERY},
+            Organization.Kind.PLATFORM,
+        ),
+        Preset(
+            "commerce",
+            "商务：网络主播及电商平台",
+            "people",
+            _gig_columns(
+                "所属平台企业",
+                "平台企业统一社会信用代码",
+                {"直播平台": "platform", "所属企业": "employer_name", "统一社会信用代码": "employer_code"},
+            ),
+            {"categories": [PersonCategory.GIG_WORKER], "work_kind": WorkKind.LIVE_STREAMER},
+            Organization.Kind.PLATFORM,
+        ),
+        Preset(
+            "transport_companies",
+            "交通运输：货运企业",
+            "organizations",
+            _company_columns("企业名称"),
+            {"kind": Organization.Kind.ENTERPRISE},
+        ),
+        Preset(
+            "postal_companies",
+            "邮政管理：快递企业",
+            "organizations",
+            _company_columns("企业名称"),
+            {"kind": Organization.Kind.ENTERPRISE},
+        ),
+        Preset(
+            "market_platforms",
+            "市场监管：外卖平台企业",
+            "organizations",
+            _company_columns("平台名称"),
+            {"kind": Organization.Kind.PLATFORM},
+        ),
+        Preset(
+            "commerce_platforms",
+            "商务：电商平台企业",
+            "organizations",
+            _company_columns("平台名称"),
+            {"kind": Organization.Kind.PLATFORM},
+        ),
+    )
+}
 
 # Choice values: the stored code, its English label, and the Chinese words departments write.
 CHOICES: dict[str, dict[str, str]] = {
-    "gender": {"男": Gender.MALE, "女": Gender.FEMALE, "m": Gender.MALE, "f": Gender.FEMALE, "男性": Gender.MALE,
-               "女性": Gender.FEMALE, "1": Gender.MALE, "2": Gender.FEMALE},
-    "work_kind": {"快递员": WorkKind.COURIER, "快递": WorkKind.COURIER, "快递小哥": WorkKind.COURIER,
-                  "外卖骑手": WorkKind.FOOD_DELIVERY, "外卖": WorkKind.FOOD_DELIVERY, "骑手": WorkKind.FOOD_DELIVERY,
-                  "外卖员": WorkKind.FOOD_DELIVERY, "网约车司机": WorkKind.RIDE_HAILING,
-                  "网约车": WorkKind.RIDE_HAILING, "货车司机": WorkKind.TRUCK_DRIVER,
-                  "货运司机": WorkKind.TRUCK_DRIVER, "卡车司机": WorkKind.TRUCK_DRIVER,
-                  "主播": WorkKind.LIVE_STREAMER, "网络主播": WorkKind.LIVE_STREAMER,
-                  "带货主播": WorkKind.LIVE_STREAMER},
-    "categories": {"户籍人口": PersonCategory.REGISTERED, "户籍": PersonCategory.REGISTERED,
-                   "流动人口": PersonCategory.FLOATING, "留守儿童": PersonCategory.LEFT_BEHIND_CHILD,
-                   "留守老人": PersonCategory.LEFT_BEHIND_ELDER, "独居老人": PersonCategory.ELDERLY_ALONE,
-                   "空巢老人": PersonCategory.ELDERLY_ALONE, "残疾人": PersonCategory.DISABLED,
-                   "低保": PersonCategory.LOW_INCOME, "低收入": PersonCategory.LOW_INCOME,
-                   "刑满释放": PersonCategory.RELEASED, "刑满释放人员": PersonCategory.RELEASED,
-                   "社区戒毒": PersonCategory.DRUG_REHAB, "吸毒人员": PersonCategory.DRUG_REHAB,
-                   "退役军人": PersonCategory.VETERAN, "新就业形态劳动者": PersonCategory.GIG_WORKER,
-                   "新业态": PersonCategory.GIG_WORKER, "党员": PersonCategory.PARTY_MEMBER,
-                   "干部": PersonCategory.CADRE},
-    "place_kind": {"餐饮": Place.Kind.DINING, "购物": Place.Kind.SHOPPING, "商超": Place.Kind.SHOPPING,
-                   "住宿": Place.Kind.LODGING, "酒店": Place.Kind.LODGING, "交通": Place.Kind.TRANSIT,
-                   "教育": Place.Kind.EDUCATION, "学校": Place.Kind.EDUCATION, "医疗": Place.Kind.MEDICAL,
-                   "政务": Place.Kind.GOVERNMENT, "文体": Place.Kind.CULTURE, "小区": Place.Kind.RESIDENTIAL,
-                   "其他": Place.Kind.OTHER},
-    "thing_kind": {"消防栓": Thing.Kind.HYDRANT, "摄像头": Thing.Kind.CAMERA, "井盖": Thing.Kind.MANHOLE,
-                   "路灯": Thing.Kind.STREET_LIGHT, "除颤仪": Thing.Kind.AED, "垃圾桶": Thing.Kind.BIN,
-                   "充电桩": Thing.Kind.CHARGING_PILE, "灭火器": Thing.Kind.EXTINGUISHER, "其他": Thing.Kind.OTHER},
-    "condition": {"正常": Thing.Condition.OK, "完好": Thing.Condition.OK, "损坏": Thing.Condition.DAMAGED,
-                  "报废": Thing.Condition.RETIRED},
-    "organization_kind": {"党委": Organization.Kind.PARTY_COMMITTEE, "党总支": Organization.Kind.GENERAL_BRANCH,
-                          "党支部": Organization.Kind.BRANCH, "企业": Organization.Kind.ENTERPRISE,
-                          "平台": Organization.Kind.PLATFORM, "平台企业": Organization.Kind.PLATFORM,
-                          "协会": Organization.Kind.ASSOCIATION, "社会组织": Organization.Kind.ASSOCIATION,
-                          "部门": Organization.Kind.DEPARTMENT},
+    "gender": {
+        "男": Gender.MALE,
+        "女": Gender.FEMALE,
+        "m": Gender.MALE,
+        "f": Gender.FEMALE,
+        "男性": Gender.MALE,
+        "女性": Gender.FEMALE,
+        "1": Gender.MALE,
+        "2": Gender.FEMALE,
+    },
+    "work_kind": {
+        "快递员": WorkKind.COURIER,
+        "快递": WorkKind.COURIER,
+        "快递小哥": WorkKind.COURIER,
+        "外卖骑手": WorkKind.FOOD_DELIVERY,
+        "外卖": WorkKind.FOOD_DELIVERY,
+        "骑手": WorkKind.FOOD_DELIVERY,
+        "外卖员": WorkKind.FOOD_DELIVERY,
+        "网约车司机": WorkKind.RIDE_HAILING,
+        "网约车": WorkKind.RIDE_HAILING,
+        "货车司机": WorkKind.TRUCK_DRIVER,
+        "货运司机": WorkKind.TRUCK_DRIVER,
+        "卡车司机": WorkKind.TRUCK_DRIVER,
+        "主播": WorkKind.LIVE_STREAMER,
+        "网络主播": WorkKind.LIVE_STREAMER,
+        "带货主播": WorkKind.LIVE_STREAMER,
+    },
+    "categories": {
+        "户籍人口": PersonCategory.REGISTERED,
+        "户籍": PersonCategory.REGISTERED,
+        "流动人口": PersonCategory.FLOATING,
+        "留守儿童": PersonCategory.LEFT_BEHIND_CHILD,
+        "留守老人": PersonCategory.LEFT_BEHIND_ELDER,
+        "独居老人": PersonCategory.ELDERLY_ALONE,
+        "空巢老人": PersonCategory.ELDERLY_ALONE,
+        "残疾人": PersonCategory.DISABLED,
+        "低保": PersonCategory.LOW_INCOME,
+        "低收入": PersonCategory.LOW_INCOME,
+        "刑满释放": PersonCategory.RELEASED,
+        "刑满释放人员": PersonCategory.RELEASED,
+        "社区戒毒": PersonCategory.DRUG_REHAB,
+        "吸毒人员": PersonCategory.DRUG_REHAB,
+        "退役军人": PersonCategory.VETERAN,
+        "新就业形态劳动者": PersonCategory.GIG_WORKER,
+        "新业态": PersonCategory.GIG_WORKER,
+        "党员": PersonCategory.PARTY_MEMBER,
+        "干部": PersonCategory.CADRE,
+    },
+    "place_kind": {
+        "餐饮": Place.Kind.DINING,
+        "购物": Place.Kind.SHOPPING,
+        "商超": Place.Kind.SHOPPING,
+        "住宿": Place.Kind.LODGING,
+        "酒店": Place.Kind.LODGING,
+        "交通": Place.Kind.TRANSIT,
+        "教育": Place.Kind.EDUCATION,
+        "学校": Place.Kind.EDUCATION,
+        "医疗": Place.Kind.MEDICAL,
+        "政务": Place.Kind.GOVERNMENT,
+        "文体": Place.Kind.CULTURE,
+        "小区": Place.Kind.RESIDENTIAL,
+        "其他": Place.Kind.OTHER,
+    },
+    "thing_kind": {
+        "消防栓": Thing.Kind.HYDRANT,
+        "摄像头": Thing.Kind.CAMERA,
+        "井盖": Thing.Kind.MANHOLE,
+        "路灯": Thing.Kind.STREET_LIGHT,
+        "除颤仪": Thing.Kind.AED,
+        "垃圾桶": Thing.Kind.BIN,
+        "充电桩": Thing.Kind.CHARGING_PILE,
+        "灭火器": Thing.Kind.EXTINGUISHER,
+        "其他": Thing.Kind.OTHER,
+    },
+    "condition": {
+        "正常": Thing.Condition.OK,
+        "完好": Thing.Condition.OK,
+        "损坏": Thing.Condition.DAMAGED,
+        "报废": Thing.Condition.RETIRED,
+    },
+    "organization_kind": {
+        "党委": Organization.Kind.PARTY_COMMITTEE,
+        "党总支": Organization.Kind.GENERAL_BRANCH,
+        "党支部": Organization.Kind.BRANCH,
+        "企业": Organization.Kind.ENTERPRISE,
+        "平台": Organization.Kind.PLATFORM,
+        "平台企业": Organization.Kind.PLATFORM,
+        "协会": Organization.Kind.ASSOCIATION,
+        "社会组织": Organization.Kind.ASSOCIATION,
+        "部门": Organization.Kind.DEPARTMENT,
+    },
 }
 # The English labels, whichever language is active when this module is first imported.
 with override("en"):
-    for _name, _choices in (("gender", Gender), ("work_kind", WorkKind), ("categories", PersonCategory),
-                            ("place_kind", Place.Kind), ("thing_kind", Thing.Kind), ("condition", Thing.Condition),
-                            ("organization_kind", Organization.Kind)):
+    for _name, _choices in (
+        ("gender", Gender),
+        ("work_kind", WorkKind),
+        ("categories", PersonCategory),
+        ("place_kind", Place.Kind),
+        ("thing_kind", Thing.Kind),
+        ("condition", Thing.Condition),
+        ("organization_kind", Organization.Kind),
+    ):
         for _value, _label in _choices.choices:
             CHOICES[_name].setdefault(_value, _value)
             CHOICES[_name].setdefault(str(_label).lower(), _value)
-DEFAULTS = {"places": {"kind": Place.Kind.OTHER}, "things": {"kind": Thing.Kind.OTHER},
-            "organizations": {"kind": Organization.Kind.ENTERPRISE}}
+DEFAULTS = {
+    "places": {"kind": Place.Kind.OTHER},
+    "things": {"kind": Thing.Kind.OTHER},
+    "organizations": {"kind": Organization.Kind.ENTERPRISE},
+}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -210,8 +374,12 @@ def _text(value: object) -> str:
 
 def _id_card(value: object) -> str:
     if isinstance(value, int | float):
-        raise ValueError(_("stored as a number (a spreadsheet keeps only 15 digits of it): format the column as "
-                           "text and export again"))
+        raise ValueError(
+            _(
+                "stored as a number (a spreadsheet keeps only 15 digits of it): format the column as "
+                "text and export again"
+            )
+        )
     text = "".join(_text(value).split()).upper()
     if not _ID_RE.match(text):
         raise ValueError(_("%(value)s is not an 18-character ID-card number") % {"value": _masked(text)})
@@ -254,7 +422,7 @@ def _date(value: object) -> dt.date | None:
 
 def _bool(value: object) -> bool | None:
     text = _text(value).lower()
-    if text in ("", ):
+    if text in ("",):
         return None
     if text in ("是", "1", "true", "yes", "y", "t"):
         return True
@@ -294,8 +462,10 @@ def _choice(name: str) -> Callable[[object], str]:
             return ""
         found = table.get(text) or table.get(text.lower())
         if found is None:
-            raise ValueError(_("%(value)s is not one of %(known)s") % {
-                "value": text, "known": "、".join(k for k in table if not k.isascii())})
+            raise ValueError(
+                _("%(value)s is not one of %(known)s")
+                % {"value": text, "known": "、".join(k for k in table if not k.isascii())}
+            )
         return str(found)
 
     return convert
@@ -349,8 +519,9 @@ def mapping_problems_for_targets(layer: str, mapping: dict) -> list[str]:
     return [str(t) for t in mapping.values() if t not in names]
 
 
-def resolve_mapping(*, layer: str, columns: list[str], preset: str = "", mapping: dict | None = None,
-                    has_geometry: bool = False) -> Mapping:
+def resolve_mapping(
+    *, layer: str, columns: list[str], preset: str = "", mapping: dict | None = None, has_geometry: bool = False
+) -> Mapping:
     """The mapping for a file: the given one, else the preset's, else by column names; problems as report entries."""
     targets = {t.name: t for t in TARGETS[layer]}
     problems: list[dict] = []
@@ -361,12 +532,21 @@ def resolve_mapping(*, layer: str, columns: list[str], preset: str = "", mapping
         chosen = {str(k).strip(): str(v).strip() for k, v in mapping.items()}
         for column, target in chosen.items():
             if target not in targets:
-                problems.append(_problem(column, _("%(target)s is not a field of %(layer)s; known: %(known)s")
-                                         % {"target": target, "layer": layer, "known": ", ".join(targets)}))
+                problems.append(
+                    _problem(
+                        column,
+                        _("%(target)s is not a field of %(layer)s; known: %(known)s")
+                        % {"target": target, "layer": layer, "known": ", ".join(targets)},
+                    )
+                )
             elif column not in present:
-                problems.append(_problem(column, _("The mapping names column %(column)s, which the file does not "
-                                                   "have. Its columns: %(cols)s")
-                                         % {"column": column, "cols": "、".join(columns)}))
+                problems.append(
+                    _problem(
+                        column,
+                        _("The mapping names column %(column)s, which the file does not have. Its columns: %(cols)s")
+                        % {"column": column, "cols": "、".join(columns)},
+                    )
+                )
     elif preset:
         spec = PRESETS[preset]
         chosen = {c: t for c, t in spec.columns.items() if c in present}
@@ -386,23 +566,41 @@ def resolve_mapping(*, layer: str, columns: list[str], preset: str = "", mapping
     covered = set(chosen.values())
     dupes = {t for t in covered if list(chosen.values()).count(t) > 1}
     for target in sorted(dupes):
-        problems.append(_problem(None, _("Several columns map to %(target)s: %(cols)s")
-                                 % {"target": target, "cols": "、".join(c for c, t in chosen.items() if t == target)}))
+        problems.append(
+            _problem(
+                None,
+                _("Several columns map to %(target)s: %(cols)s")
+                % {"target": target, "cols": "、".join(c for c, t in chosen.items() if t == target)},
+            )
+        )
     names_for = _names_for(preset)
     for target in targets.values():
         if target.required and target.name not in covered and target.name not in defaults:
-            problems.append(_problem(names_for(target.name), _("Required column %(column)s (%(target)s) is missing; "
-                                                               "the file's columns: %(cols)s")
-                                     % {"column": names_for(target.name), "target": target.name,
-                                        "cols": "、".join(columns)}))
+            problems.append(
+                _problem(
+                    names_for(target.name),
+                    _("Required column %(column)s (%(target)s) is missing; the file's columns: %(cols)s")
+                    % {"column": names_for(target.name), "target": target.name, "cols": "、".join(columns)},
+                )
+            )
     if ("lon" in covered) != ("lat" in covered):
         missing = "lat" if "lon" in covered else "lon"
-        problems.append(_problem(names_for(missing), _("Longitude and latitude come in pairs: %(column)s is missing.")
-                                 % {"column": names_for(missing)}))
+        problems.append(
+            _problem(
+                names_for(missing),
+                _("Longitude and latitude come in pairs: %(column)s is missing.") % {"column": names_for(missing)},
+            )
+        )
     ignored = [c for c in columns if c not in chosen]
     if ignored and not problems:
-        problems.append({"row": None, "column": None, "level": "info",
-                         "problem": _("Columns not imported: %(cols)s") % {"cols": "、".join(ignored)}})
+        problems.append(
+            {
+                "row": None,
+                "column": None,
+                "level": "info",
+                "problem": _("Columns not imported: %(cols)s") % {"cols": "、".join(ignored)},
+            }
+        )
     return Mapping(chosen, defaults, employer_kind, problems)
 
 

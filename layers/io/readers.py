@@ -25,8 +25,15 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".zip": "shapefile", ".gpkg": "gpkg",
-           ".geojson": "geojson", ".json": "geojson"}
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".zip": "shapefile",
+    ".gpkg": "gpkg",
+    ".geojson": "geojson",
+    ".json": "geojson",
+}
 _GBK_CODEPAGES = {"gbk", "cp936", "936", "gb2312", "gb18030", "ansi 936", "windows-936", "ms936"}
 
 
@@ -51,17 +58,26 @@ def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise ReadError(_("The file is %(size).1f MB; imports take at most %(limit).1f MB. Split it into smaller "
-                          "files.") % {"size": size / 1e6, "limit": max_bytes / 1e6})
+        raise ReadError(
+            _("The file is %(size).1f MB; imports take at most %(limit).1f MB. Split it into smaller files.")
+            % {"size": size / 1e6, "limit": max_bytes / 1e6}
+        )
     if size == 0:
         raise ReadError(_("The file is empty."))
     suffix = Path(name or path.name).suffix.lower()
     kind = FORMATS.get(suffix)
     if kind is None:
-        raise ReadError(_("Unknown file type %(suffix)s: use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg or "
-                          ".geojson.") % {"suffix": suffix or "(none)"})
-    return {"csv": read_csv, "xlsx": read_xlsx, "shapefile": read_shapefile_zip, "gpkg": read_gpkg,
-            "geojson": read_geojson}[kind](path)
+        raise ReadError(
+            _("Unknown file type %(suffix)s: use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg or .geojson.")
+            % {"suffix": suffix or "(none)"}
+        )
+    return {
+        "csv": read_csv,
+        "xlsx": read_xlsx,
+        "shapefile": read_shapefile_zip,
+        "gpkg": read_gpkg,
+        "geojson": read_geojson,
+    }[kind](path)
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -75,8 +91,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("gb18030"), "GB18030"
     except UnicodeDecodeError as exc:
-        raise ReadError(_("The text is neither UTF-8 nor GBK/GB18030 (byte %(pos)d). Save the file as UTF-8.")
-                        % {"pos": exc.start}) from exc
+        raise ReadError(
+            _("The text is neither UTF-8 nor GBK/GB18030 (byte %(pos)d). Save the file as UTF-8.") % {"pos": exc.start}
+        ) from exc
 
 
 def _header(cells: list) -> list[str]:
@@ -106,8 +123,9 @@ def read_csv(path: Path) -> Table:
     except StopIteration as exc:
         raise ReadError(_("The file is empty.")) from exc
     width = len(columns)
-    table = Table(columns=columns, rows=[], row_numbers=[],
-                  notes=[_("Read as %(encoding)s text.") % {"encoding": encoding}])
+    table = Table(
+        columns=columns, rows=[], row_numbers=[], notes=[_("Read as %(encoding)s text.") % {"encoding": encoding}]
+    )
     rows, numbers = table.rows, table.row_numbers
     try:
         for number, row in enumerate(reader, start=2):
@@ -115,14 +133,20 @@ def read_csv(path: Path) -> Table:
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) > width and any(cell.strip() for cell in row[width:]):
-                    table.row_problems.append((number, _("The row has %(n)d values; the header names %(w)d "
-                                                         "columns.") % {"n": len(row), "w": width}))
+                    table.row_problems.append(
+                        (
+                            number,
+                            _("The row has %(n)d values; the header names %(w)d columns.")
+                            % {"n": len(row), "w": width},
+                        )
+                    )
                 row = (row + [""] * width)[:width]
             rows.append(row)
             numbers.append(number)
     except csv.Error as exc:
-        raise ReadError(_("The CSV cannot be parsed near row %(n)d: %(exc)s") % {"n": reader.line_num,
-                                                                                  "exc": exc}) from exc
+        raise ReadError(
+            _("The CSV cannot be parsed near row %(n)d: %(exc)s") % {"n": reader.line_num, "exc": exc}
+        ) from exc
     _wkt_geometries(table)
     return table
 
@@ -166,14 +190,17 @@ def read_xlsx(path: Path) -> Table:
         if columns is None:
             raise ReadError(_("The first sheet is empty."))
         width = len(columns)
-        table = Table(columns=columns, rows=[], row_numbers=[],
-                      notes=[_("Read the first sheet, %(sheet)s.") % {"sheet": sheet.title}])
+        table = Table(
+            columns=columns,
+            rows=[],
+            row_numbers=[],
+            notes=[_("Read the first sheet, %(sheet)s.") % {"sheet": sheet.title}],
+        )
         for number, row in enumerate(cells, start=header_row + 1):
             values = list(row[:width]) + [None] * (width - len(row))
             if all(v is None or v == "" for v in values):
                 continue
-            table.rows.append([v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v
-                               for v in values])
+            table.rows.append([v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v for v in values])
             table.row_numbers.append(number)
         return table
     finally:
@@ -189,26 +216,36 @@ def read_shapefile_zip(path: Path) -> Table:
         archive = zipfile.ZipFile(path)
         broken = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ReadError(_("The zip file is broken or not a zip file (%(exc)s). Zip the Shapefile's .shp, .shx, "
-                          ".dbf and .prj again.") % {"exc": exc}) from exc
+        raise ReadError(
+            _(
+                "The zip file is broken or not a zip file (%(exc)s). Zip the Shapefile's .shp, .shx, "
+                ".dbf and .prj again."
+            )
+            % {"exc": exc}
+        ) from exc
     if broken is not None:
-        raise ReadError(_("The zip file is damaged: %(member)s cannot be read. Zip the Shapefile again.")
-                        % {"member": broken})
+        raise ReadError(
+            _("The zip file is damaged: %(member)s cannot be read. Zip the Shapefile again.") % {"member": broken}
+        )
     with archive:
         names = [n for n in archive.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
         shps = [n for n in names if n.lower().endswith(".shp")]
         if not shps:
-            raise ReadError(_("The zip holds no .shp file. A Shapefile import is a zip of .shp, .shx, .dbf "
-                              "and .prj (and .cpg)."))
+            raise ReadError(
+                _("The zip holds no .shp file. A Shapefile import is a zip of .shp, .shx, .dbf and .prj (and .cpg).")
+            )
         if len(shps) > 1:
-            raise ReadError(_("The zip holds several Shapefiles (%(names)s); import one per file.")
-                            % {"names": ", ".join(shps)})
+            raise ReadError(
+                _("The zip holds several Shapefiles (%(names)s); import one per file.") % {"names": ", ".join(shps)}
+            )
         stem = shps[0][:-4]
-        siblings = {n[len(stem):].lower(): n for n in names if n[:len(stem)] == stem and "." in n[len(stem):]}
+        siblings = {n[len(stem) :].lower(): n for n in names if n[: len(stem)] == stem and "." in n[len(stem) :]}
         missing = [ext for ext in (".shx", ".dbf") if ext not in siblings]
         if missing:
-            raise ReadError(_("The Shapefile %(name)s lacks its %(missing)s file.")
-                            % {"name": Path(shps[0]).name, "missing": " and ".join(missing)})
+            raise ReadError(
+                _("The Shapefile %(name)s lacks its %(missing)s file.")
+                % {"name": Path(shps[0]).name, "missing": " and ".join(missing)}
+            )
         notes = []
         cpg = archive.read(siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
         dbf_head = archive.open(siblings[".dbf"]).read(32)
@@ -242,33 +279,42 @@ def _redecode(table: Table) -> None:
         encoding, label = "gb18030", "GBK/GB18030"
     try:
         table.columns = [c.encode("latin-1").decode(encoding) for c in table.columns]
-        table.rows = [[v.encode("latin-1").decode(encoding) if isinstance(v, str) else v for v in row]
-                      for row in table.rows]
+        table.rows = [
+            [v.encode("latin-1").decode(encoding) if isinstance(v, str) else v for v in row] for row in table.rows
+        ]
     except UnicodeDecodeError as exc:
-        raise ReadError(_("No .cpg file, and the .dbf's text is neither UTF-8 nor GBK. Add a .cpg naming its "
-                          "encoding.")) from exc
-    table.notes.append(_("No .cpg: text read as %(enc)s (it is valid %(enc)s; add a .cpg to say so).")
-                       % {"enc": label})
+        raise ReadError(
+            _("No .cpg file, and the .dbf's text is neither UTF-8 nor GBK. Add a .cpg naming its encoding.")
+        ) from exc
+    table.notes.append(_("No .cpg: text read as %(enc)s (it is valid %(enc)s; add a .cpg to say so).") % {"enc": label})
 
 
-def _read_ogr(source: str, *, encoding: str | None = None, layer: str | None = None,
-              notes: list[str] | None = None) -> Table:
+def _read_ogr(
+    source: str, *, encoding: str | None = None, layer: str | None = None, notes: list[str] | None = None
+) -> Table:
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
     try:
-        meta, _fids, geometry, field_data = pyogrio.raw.read(source, layer=layer, encoding=encoding,
-                                                             datetime_as_string=True)
+        meta, _fids, geometry, field_data = pyogrio.raw.read(
+            source, layer=layer, encoding=encoding, datetime_as_string=True
+        )
     except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise ReadError(_("The file cannot be read as spatial data: %(exc)s") % {"exc": exc}) from exc
     columns = [str(c) for c in meta["fields"]]
     n = len(geometry) if geometry is not None else (len(field_data[0]) if field_data else 0)
-    lists = [[None if v is None or (isinstance(v, float) and v != v) else v for v in array.tolist()]
-             for array in field_data]
+    lists = [
+        [None if v is None or (isinstance(v, float) and v != v) else v for v in array.tolist()] for array in field_data
+    ]
     rows = [list(values) for values in zip(*lists, strict=True)] if lists else [[] for _ in range(n)]
-    return Table(columns=columns, rows=rows, row_numbers=list(range(1, n + 1)),
-                 geometries=list(geometry) if geometry is not None else None, crs=meta.get("crs"),
-                 notes=notes or [])
+    return Table(
+        columns=columns,
+        rows=rows,
+        row_numbers=list(range(1, n + 1)),
+        geometries=list(geometry) if geometry is not None else None,
+        crs=meta.get("crs"),
+        notes=notes or [],
+    )
 
 
 def read_gpkg(path: Path) -> Table:
@@ -282,8 +328,10 @@ def read_gpkg(path: Path) -> Table:
         raise ReadError(_("The GeoPackage holds no layer."))
     notes = []
     if len(layers) > 1:
-        notes.append(_("The GeoPackage holds %(n)d layers; the first, %(layer)s, was read.")
-                     % {"n": len(layers), "layer": layers[0]})
+        notes.append(
+            _("The GeoPackage holds %(n)d layers; the first, %(layer)s, was read.")
+            % {"n": len(layers), "layer": layers[0]}
+        )
     return _read_ogr(os.fspath(path), layer=layers[0], notes=notes)
 
 

@@ -13,8 +13,9 @@ class AuditEntry(models.Model):
         IMPORT = "import", _("import")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+",
-                              verbose_name=_("who"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("who")
+    )
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     target = models.CharField(_("what"), max_length=200, help_text=_("e.g. layers.person:42 id_card, or a layer"))
     reason = models.CharField(_("why"), max_length=300, blank=True)

@@ -29,8 +29,12 @@ class ImportJob(TimeStampedModel):
     rows_done = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
-    report = models.JSONField(_("validation report"), default=list, blank=True,
-                              help_text=_('[{"row": 3, "column": "身份证号", "problem": "…"}, …]'))
+    report = models.JSONField(
+        _("validation report"),
+        default=list,
+        blank=True,
+        help_text=_('[{"row": 3, "column": "身份证号", "problem": "…"}, …]'),
+    )
     error = models.TextField(_("error"), blank=True)
     finished = models.DateTimeField(_("finished"), null=True, blank=True)
 
@@ -51,8 +55,9 @@ class ExportJob(TimeStampedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     layer = models.CharField(_("layer"), max_length=40)
     format = models.CharField(_("format"), max_length=8, choices=Format.choices)
-    filters = models.JSONField(_("filters"), default=dict, blank=True,
-                               help_text=_("area, bbox, from, to, category as given"))
+    filters = models.JSONField(
+        _("filters"), default=dict, blank=True, help_text=_("area, bbox, from, to, category as given")
+    )
     status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1"))
     feature_count = models.PositiveIntegerField(default=0)

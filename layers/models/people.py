@@ -19,8 +19,9 @@ class Household(TimeStampedModel):
     unit = models.CharField(_("unit"), max_length=20, blank=True)
     room = models.CharField(_("room"), max_length=20, blank=True)
     location = models.PointField(_("location"), srid=4326, null=True, blank=True)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="households_set",
-                             verbose_name=_("grid"))
+    grid = models.ForeignKey(
+        Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="households_set", verbose_name=_("grid")
+    )
 
     class Meta:
         ordering = ["code"]
@@ -75,26 +76,55 @@ class Person(TimeStampedModel):
     id_card_hash = models.CharField(max_length=64, blank=True, editable=False)
     phone_encrypted = models.TextField(_("phone (encrypted)"), blank=True, editable=False)
     phone_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
-    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
-                                  verbose_name=_("household"))
+    household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members", verbose_name=_("household")
+    )
     location = models.PointField(_("address point"), srid=4326, null=True, blank=True)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="people",
-                             verbose_name=_("grid"))
-    categories = ArrayField(models.CharField(max_length=24, choices=PersonCategory.choices), default=list, blank=True,
-                            verbose_name=_("categories"))
-    account = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="person", verbose_name=_("account"))
+    grid = models.ForeignKey(
+        Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="people", verbose_name=_("grid")
+    )
+    categories = ArrayField(
+        models.CharField(max_length=24, choices=PersonCategory.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("categories"),
+    )
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="person",
+        verbose_name=_("account"),
+    )
     # gig workers
     platform = models.CharField(_("platform"), max_length=100, blank=True)
     work_kind = models.CharField(_("work kind"), max_length=20, choices=WorkKind.choices, blank=True)
-    employer = models.ForeignKey("layers.Organization", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="employees", verbose_name=_("employer"))
+    employer = models.ForeignKey(
+        "layers.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="employees",
+        verbose_name=_("employer"),
+    )
     # party members
-    branch = models.ForeignKey("layers.Organization", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="members", verbose_name=_("party branch"))
+    branch = models.ForeignKey(
+        "layers.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        verbose_name=_("party branch"),
+    )
     mobile_member = models.BooleanField(_("mobile party member"), default=False)
-    member_code = models.CharField(_("member code"), max_length=20, blank=True, editable=False,
-                                   help_text=_("One stable code per person (一人一号)."))
+    member_code = models.CharField(
+        _("member code"),
+        max_length=20,
+        blank=True,
+        editable=False,
+        help_text=_("One stable code per person (一人一号)."),
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -102,10 +132,10 @@ class Person(TimeStampedModel):
         verbose_name_plural = _("people")
         indexes = [GinIndex(fields=["categories"], name="layers_person_categories_gin")]
         constraints = [
-            UniqueConstraint(fields=["id_card_hash"], condition=~Q(id_card_hash=""),
-                             name="layers_person_id_card_once"),
-            UniqueConstraint(fields=["member_code"], condition=~Q(member_code=""),
-                             name="layers_person_member_code_once"),
+            UniqueConstraint(fields=["id_card_hash"], condition=~Q(id_card_hash=""), name="layers_person_id_card_once"),
+            UniqueConstraint(
+                fields=["member_code"], condition=~Q(member_code=""), name="layers_person_member_code_once"
+            ),
         ]
 
     def __str__(self) -> str:

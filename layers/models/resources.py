@@ -25,8 +25,9 @@ class Place(TimeStampedModel):
     address = models.CharField(_("address"), max_length=300, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     location = models.PointField(_("location"), srid=4326)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="places",
-                             verbose_name=_("grid"))
+    grid = models.ForeignKey(
+        Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="places", verbose_name=_("grid")
+    )
 
     class Meta:
         ordering = ["code"]
@@ -59,8 +60,9 @@ class Thing(TimeStampedModel):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
     condition = models.CharField(_("condition"), max_length=10, choices=Condition.choices, default=Condition.OK)
     location = models.PointField(_("location"), srid=4326)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="things",
-                             verbose_name=_("grid"))
+    grid = models.ForeignKey(
+        Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="things", verbose_name=_("grid")
+    )
 
     class Meta:
         ordering = ["code"]
@@ -85,18 +87,24 @@ class Organization(TimeStampedModel):
 
     PARTY_KINDS = frozenset({Kind.PARTY_COMMITTEE, Kind.GENERAL_BRANCH, Kind.BRANCH})
 
-    code = models.CharField(_("code"), max_length=40, unique=True,
-                            help_text=_("Unified social credit code, or the party organisation code."))
+    code = models.CharField(
+        _("code"),
+        max_length=40,
+        unique=True,
+        help_text=_("Unified social credit code, or the party organisation code."),
+    )
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
-                               verbose_name=_("parent"))
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
+    )
     address = models.CharField(_("address"), max_length=300, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     # A point (an office) or a polygon (a compound, a party committee's territory).
     geometry = models.GeometryField(_("geometry"), srid=4326, null=True, blank=True)
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="organizations",
-                             verbose_name=_("grid"))
+    grid = models.ForeignKey(
+        Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="organizations", verbose_name=_("grid")
+    )
 
     class Meta:
         ordering = ["code"]

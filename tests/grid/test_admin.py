@@ -33,8 +33,9 @@ def place_now(monkeypatch):
     from grid import tasks
 
     real = tasks.places_refresh_task
-    monkeypatch.setattr(tasks, "places_refresh_task",
-                        types.SimpleNamespace(delay=lambda **kwargs: real.apply(kwargs=kwargs).get()))
+    monkeypatch.setattr(
+        tasks, "places_refresh_task", types.SimpleNamespace(delay=lambda **kwargs: real.apply(kwargs=kwargs).get())
+    )
 
 
 @pytest.mark.parametrize("model", ["adminarea", "grid", "station", "incident", "category", "user"])
@@ -75,15 +76,23 @@ def test_grid_add_page_draws_the_configured_tiles(admin_client, community, setti
 
 
 def grid_form(community, *, code, name, boundary, **extra) -> dict:
-    return {"code": code, "name": name, "community": community.pk, "boundary": as_widget_value(boundary),
-            "households": 120, **extra}
+    return {
+        "code": code,
+        "name": name,
+        "community": community.pk,
+        "boundary": as_widget_value(boundary),
+        "households": 120,
+        **extra,
+    }
 
 
 def test_an_overlapping_grid_is_refused_with_the_other_grids_code(admin_client, community):
     GridFactory(code="G-WEST", name="西区", community=community, boundary=box(109.90, 35.15, 109.925, 35.20))
 
-    response = admin_client.post(reverse("admin:grid_grid_add"), grid_form(
-        community, code="G-NEW", name="新网格", boundary=box(109.92, 35.15, 109.95, 35.20)))
+    response = admin_client.post(
+        reverse("admin:grid_grid_add"),
+        grid_form(community, code="G-NEW", name="新网格", boundary=box(109.92, 35.15, 109.95, 35.20)),
+    )
 
     assert response.status_code == 200  # the form again, not a redirect
     errors = response.context["adminform"].form.errors
@@ -93,7 +102,8 @@ def test_an_overlapping_grid_is_refused_with_the_other_grids_code(admin_client, 
 
 
 def test_a_valid_grid_is_saved_through_the_service_and_incidents_are_placed(
-        admin_client, community, place_now, django_capture_on_commit_callbacks):
+    admin_client, community, place_now, django_capture_on_commit_callbacks
+):
     GridFactory(code="G-WEST", name="西区", community=community, boundary=box(109.90, 35.15, 109.925, 35.20))
     # An incident reported where no grid was yet: it belongs to the new grid once that is saved.
     incident = IncidentFactory(location=Point(109.94, 35.18, srid=4326))
@@ -102,8 +112,9 @@ def test_a_valid_grid_is_saved_through_the_service_and_incidents_are_placed(
     east = box(109.925, 35.15, 109.95, 35.20)  # shares the western grid's edge: touching is allowed
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = admin_client.post(reverse("admin:grid_grid_add"), grid_form(
-            community, code="G-EAST", name="东区", boundary=east))
+        response = admin_client.post(
+            reverse("admin:grid_grid_add"), grid_form(community, code="G-EAST", name="东区", boundary=east)
+        )
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     grid = Grid.objects.get(code="G-EAST")
@@ -118,12 +129,19 @@ def test_a_valid_grid_is_saved_through_the_service_and_incidents_are_placed(
 def test_a_station_is_saved_into_the_grid_that_covers_it(admin_client, community):
     grid = GridFactory(community=community, boundary=box(109.90, 35.15, 109.925, 35.20))
 
-    response = admin_client.post(reverse("admin:grid_station_add"), {
-        "kind": Station.Kind.WORKER_HUB, "name": "户外劳动者驿站", "address": "",
-        "location": as_widget_value(Point(109.91, 35.17, srid=4326)),
-        "amenities": ["water", "charging"], "opening_hours": '{"mon": [["08:00", "20:00"]]}',
-        "phone": "", "organization_name": "",
-    })
+    response = admin_client.post(
+        reverse("admin:grid_station_add"),
+        {
+            "kind": Station.Kind.WORKER_HUB,
+            "name": "户外劳动者驿站",
+            "address": "",
+            "location": as_widget_value(Point(109.91, 35.17, srid=4326)),
+            "amenities": ["water", "charging"],
+            "opening_hours": '{"mon": [["08:00", "20:00"]]}',
+            "phone": "",
+            "organization_name": "",
+        },
+    )
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     station = Station.objects.get(name="户外劳动者驿站")
@@ -165,8 +183,14 @@ def test_change_lists_and_change_pages_render(admin_client, community, model):
     IncidentFactory(location=Point(109.91, 35.17, srid=4326))
     incidents_place()
     StationFactory(location=Point(109.91, 35.18, srid=4326))
-    model_class = {"adminarea": AdminArea, "grid": Grid, "station": Station, "incident": Incident,
-                   "category": Category, "user": User}[model]
+    model_class = {
+        "adminarea": AdminArea,
+        "grid": Grid,
+        "station": Station,
+        "incident": Incident,
+        "category": Category,
+        "user": User,
+    }[model]
     obj = grid if model == "grid" else model_class.objects.order_by("pk").first()
 
     listing = admin_client.get(reverse(f"admin:grid_{model}_changelist"))

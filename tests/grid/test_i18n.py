@@ -26,12 +26,16 @@ OUTSIDE = {"lon": 100.0, "lat": 30.0}  # far west of the test territory: in no g
 # --- API and admin -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("headers", "language", "message"), [
-    ({}, "zh-hans", "该位置不在辖区内任何网格范围内。"),
-    ({"HTTP_ACCEPT_LANGUAGE": "en"}, "en", "This point lies outside every grid of the territory."),
-])
+@pytest.mark.parametrize(
+    ("headers", "language", "message"),
+    [
+        ({}, "zh-hans", "该位置不在辖区内任何网格范围内。"),
+        ({"HTTP_ACCEPT_LANGUAGE": "en"}, "en", "This point lies outside every grid of the territory."),
+    ],
+)
 def test_a_report_outside_every_grid_is_refused_in_the_requested_language(
-        api_as, people, territory, headers, language, message):
+    api_as, people, territory, headers, language, message
+):
     body = {**OUTSIDE, "category": "litter", "client_uuid": str(uuid.uuid4())}
     response = api_as(people["worker"]).post("/api/v1/incidents/", body, format="json", **headers)
     assert response.status_code == 400
@@ -39,12 +43,16 @@ def test_a_report_outside_every_grid_is_refused_in_the_requested_language(
     assert response["Content-Language"] == language
 
 
-@pytest.mark.parametrize(("headers", "language", "message"), [
-    ({}, "zh-hans", "该位置不在任何网格内。"),
-    ({"HTTP_ACCEPT_LANGUAGE": "en"}, "en", "No grid contains this point."),
-])
+@pytest.mark.parametrize(
+    ("headers", "language", "message"),
+    [
+        ({}, "zh-hans", "该位置不在任何网格内。"),
+        ({"HTTP_ACCEPT_LANGUAGE": "en"}, "en", "No grid contains this point."),
+    ],
+)
 def test_locating_a_point_outside_every_grid_is_a_404_in_the_requested_language(
-        api, territory, headers, language, message):
+    api, territory, headers, language, message
+):
     response = api.get("/api/v1/areas/locate/", {"lon": 100, "lat": 30}, **headers)
     assert response.status_code == 404
     assert response.json() == {"detail": message}
@@ -107,11 +115,11 @@ def read_po(path: Path) -> list[dict]:
         elif line.startswith("#"):
             current(number)
         elif line.startswith("msgctxt "):
-            current(number)["msgctxt"], target = ast.literal_eval(line[len("msgctxt "):]), ("msgctxt", None)
+            current(number)["msgctxt"], target = ast.literal_eval(line[len("msgctxt ") :]), ("msgctxt", None)
         elif line.startswith("msgid_plural "):
-            entry["msgid_plural"], target = ast.literal_eval(line[len("msgid_plural "):]), ("msgid_plural", None)
+            entry["msgid_plural"], target = ast.literal_eval(line[len("msgid_plural ") :]), ("msgid_plural", None)
         elif line.startswith("msgid "):
-            current(number)["msgid"], target = ast.literal_eval(line[len("msgid "):]), ("msgid", None)
+            current(number)["msgid"], target = ast.literal_eval(line[len("msgid ") :]), ("msgid", None)
         elif match := re.fullmatch(r"msgstr(?:\[\d+\])?\s+(\".*\")", line):
             entry["msgstr"].append(ast.literal_eval(match.group(1)))
             target = ("msgstr", len(entry["msgstr"]) - 1)
@@ -156,8 +164,9 @@ def test_the_compiled_catalogue_matches_the_po_file():
     """django.mo is what Django reads: it must hold every translation of django.po (recompile after edits)."""
     with MO.open("rb") as f:
         mo = gettext.GNUTranslations(f)
-    stale = [e["msgid"] for e in read_po(PO)[1:]
-             if e["msgid_plural"] is None and mo.gettext(e["msgid"]) != e["msgstr"][0]]
+    stale = [
+        e["msgid"] for e in read_po(PO)[1:] if e["msgid_plural"] is None and mo.gettext(e["msgid"]) != e["msgstr"][0]
+    ]
     assert stale == [], "run `../.venv/bin/python ../manage.py compilemessages` in grid/"
 
 
@@ -169,8 +178,10 @@ def test_msgfmt_accepts_the_catalogue():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None or shutil.which("msgmerge") is None,
-                    reason="GNU gettext (xgettext, msgmerge) is not installed")
+@pytest.mark.skipif(
+    shutil.which("xgettext") is None or shutil.which("msgmerge") is None,
+    reason="GNU gettext (xgettext, msgmerge) is not installed",
+)
 def test_every_string_of_the_source_is_in_the_catalogue(tmp_path, monkeypatch):
     """makemessages over a copy of grid/ adds no new (empty or fuzzy) entry: nothing was left out of django.po."""
     copy = tmp_path / "grid"

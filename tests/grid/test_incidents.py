@@ -13,8 +13,14 @@ URL = "/api/v1/incidents/"
 
 
 def report(client, **fields):
-    body = {"lon": 109.92, "lat": 35.17, "category": "litter", "note": "垃圾堆放在路口",
-            "client_uuid": str(uuid.uuid4()), **fields}
+    body = {
+        "lon": 109.92,
+        "lat": 35.17,
+        "category": "litter",
+        "note": "垃圾堆放在路口",
+        "client_uuid": str(uuid.uuid4()),
+        **fields,
+    }
     return client.post(URL, body, format="json")
 
 
@@ -24,7 +30,11 @@ def test_report_is_stored_in_the_grid_of_its_point(api_as, people, territory):
     feature = response.json()
     incident = Incident.objects.get(pk=feature["id"])
     assert (incident.grid.code, incident.community, incident.street, incident.county) == (
-        "G-A-S", territory.community_a, territory.street_a, territory.county)
+        "G-A-S",
+        territory.community_a,
+        territory.street_a,
+        territory.county,
+    )
     assert feature["properties"]["grid"]["code"] == "G-A-S"
     assert feature["properties"]["status"] == "reported"
     assert feature["properties"]["reporter"] == "worker-as"
@@ -51,8 +61,12 @@ def test_a_client_uuid_of_another_account_is_a_conflict(api_as, people, territor
 
 def test_geojson_location_and_gcj02_are_converted_to_wgs84(api_as, people, territory):
     lon, lat = from_wgs84(109.97, 35.22, "gcj02")
-    payload = {"location": {"type": "Point", "coordinates": [lon, lat]}, "crs": "gcj02", "category": "litter",
-               "client_uuid": str(uuid.uuid4())}
+    payload = {
+        "location": {"type": "Point", "coordinates": [lon, lat]},
+        "crs": "gcj02",
+        "category": "litter",
+        "client_uuid": str(uuid.uuid4()),
+    }
     response = api_as(people["admin"]).post(URL, payload, format="json")
     assert response.status_code == 201
     incident = Incident.objects.get(pk=response.json()["id"])
@@ -66,16 +80,19 @@ def test_a_point_outside_every_grid_is_refused(api_as, people, territory):
     assert not Incident.objects.exists()
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"lon": None}, "lon"),
-    ({"lat": "north"}, "lat"),
-    ({"lon": 200}, "lon"),
-    ({"lat": "inf"}, "lat"),
-    ({"crs": "gcj03"}, "crs"),
-    ({"category": "aliens"}, "category"),
-    ({"client_uuid": "not-a-uuid"}, "client_uuid"),
-    ({"note": "长" * 2001}, "note"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"lon": None}, "lon"),
+        ({"lat": "north"}, "lat"),
+        ({"lon": 200}, "lon"),
+        ({"lat": "inf"}, "lat"),
+        ({"crs": "gcj03"}, "crs"),
+        ({"category": "aliens"}, "category"),
+        ({"client_uuid": "not-a-uuid"}, "client_uuid"),
+        ({"note": "长" * 2001}, "note"),
+    ],
+)
 def test_bad_report_is_a_400_naming_the_field(api_as, people, territory, fields, field):
     body = {"lon": 109.92, "lat": 35.17, "category": "litter", "client_uuid": str(uuid.uuid4()), **fields}
     body = {k: v for k, v in body.items() if v is not None}
@@ -85,11 +102,17 @@ def test_bad_report_is_a_400_naming_the_field(api_as, people, territory, fields,
     assert not Incident.objects.exists()
 
 
-@pytest.mark.parametrize("location", [
-    "not json", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
-    {"type": "Point", "coordinates": ["a", "b"]}, {"type": "Point", "coordinates": [109.9]},
-    {"type": "Point", "coordinates": [190, 35]}, {"type": "Point"},
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "not json",
+        {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+        {"type": "Point", "coordinates": ["a", "b"]},
+        {"type": "Point", "coordinates": [109.9]},
+        {"type": "Point", "coordinates": [190, 35]},
+        {"type": "Point"},
+    ],
+)
 def test_malformed_geojson_is_a_400(api_as, people, territory, location):
     body = {"location": location, "category": "litter", "client_uuid": str(uuid.uuid4())}
     response = api_as(people["worker"]).post(URL, body, format="json")
@@ -98,8 +121,13 @@ def test_malformed_geojson_is_a_400(api_as, people, territory, location):
 
 def test_location_and_lon_lat_together_or_missing_both(api_as, people, territory):
     client = api_as(people["worker"])
-    both = {"lon": 1, "lat": 2, "location": {"type": "Point", "coordinates": [1, 2]}, "category": "litter",
-            "client_uuid": str(uuid.uuid4())}
+    both = {
+        "lon": 1,
+        "lat": 2,
+        "location": {"type": "Point", "coordinates": [1, 2]},
+        "category": "litter",
+        "client_uuid": str(uuid.uuid4()),
+    }
     assert "location" in client.post(URL, both, format="json").json()
     response = client.post(URL, {"category": "litter", "client_uuid": str(uuid.uuid4())}, format="json")
     assert response.status_code == 400 and {"lon", "lat"} <= set(response.json())
@@ -127,21 +155,28 @@ def test_auditors_read_but_do_not_report(api_as, people, territory):
 def spread(people, territory):
     """One incident in each grid, each reported by the resident."""
     incidents = {}
-    for key, (lon, lat) in {"A-S": (109.92, 35.17), "A-N": (109.92, 35.22), "B-S": (109.97, 35.17),
-                            "B-N": (109.97, 35.22)}.items():
+    for key, (lon, lat) in {
+        "A-S": (109.92, 35.17),
+        "A-N": (109.92, 35.22),
+        "B-S": (109.97, 35.17),
+        "B-N": (109.97, 35.22),
+    }.items():
         incidents[key] = IncidentFactory(location=Point(lon, lat, srid=4326), reporter=people["resident"])
     incidents_place()
     return incidents
 
 
-@pytest.mark.parametrize("who, visible", [
-    ("worker", {"A-S"}),
-    ("dispatcher_a", {"A-S", "A-N"}),
-    ("dispatcher_street_b", {"B-S", "B-N"}),
-    ("admin", {"A-S", "A-N", "B-S", "B-N"}),
-    ("auditor", {"A-S", "A-N", "B-S", "B-N"}),
-    ("resident", {"A-S", "A-N", "B-S", "B-N"}),  # the resident reported all four
-])
+@pytest.mark.parametrize(
+    "who, visible",
+    [
+        ("worker", {"A-S"}),
+        ("dispatcher_a", {"A-S", "A-N"}),
+        ("dispatcher_street_b", {"B-S", "B-N"}),
+        ("admin", {"A-S", "A-N", "B-S", "B-N"}),
+        ("auditor", {"A-S", "A-N", "B-S", "B-N"}),
+        ("resident", {"A-S", "A-N", "B-S", "B-N"}),  # the resident reported all four
+    ],
+)
 def test_each_role_sees_its_scope(api_as, people, spread, who, visible):
     body = api_as(people[who]).get(URL).json()
     ids = {f["id"] for f in body["features"]}
@@ -179,8 +214,9 @@ def test_listing_costs_a_fixed_number_of_queries(api_as, people, spread, django_
     assert len(body["features"]) == 24
 
 
-def test_moving_a_boundary_re_places_incidents_and_a_second_run_changes_nothing(people, spread, territory,
-                                                                                   django_capture_on_commit_callbacks):
+def test_moving_a_boundary_re_places_incidents_and_a_second_run_changes_nothing(
+    people, spread, territory, django_capture_on_commit_callbacks
+):
     # grid A-N grows south over part of A-S (A-S shrinks first, so they never overlap)
     a_s, a_n = territory.grids["A-S"], territory.grids["A-N"]
     a_s.boundary = box(109.90, 35.15, 109.95, 35.16)
@@ -202,14 +238,21 @@ def test_moving_a_boundary_re_places_incidents_and_a_second_run_changes_nothing(
 def test_categories_list(api, db):
     body = api.get("/api/v1/incidents/categories/").json()
     codes = [c["code"] for c in body]
-    assert {"city_appearance", "public_security", "neighbour_dispute", "facility_damage", "gig_worker_appeal",
-            "flood_control"} <= set(codes)
+    assert {
+        "city_appearance",
+        "public_security",
+        "neighbour_dispute",
+        "facility_damage",
+        "gig_worker_appeal",
+        "flood_control",
+    } <= set(codes)
     assert {"code", "name"} <= set(body[0])
     assert next(c for c in body if c["code"] == "litter")["parent"] == "city_appearance"
 
 
-def test_deleting_a_grid_re_places_its_incidents_and_stations(people, spread, territory,
-                                                               django_capture_on_commit_callbacks):
+def test_deleting_a_grid_re_places_its_incidents_and_stations(
+    people, spread, territory, django_capture_on_commit_callbacks
+):
     from grid.models import Station
     from grid.services import grid_delete, places_refresh, stations_place
     from tests.factories import StationFactory
@@ -230,8 +273,9 @@ def test_deleting_a_grid_re_places_its_incidents_and_stations(people, spread, te
     assert places_refresh(grid_ids=[a_n.pk]) == {"incidents": 0, "stations": 0}
 
 
-def test_a_deleted_grid_with_no_neighbour_leaves_no_stale_community(people, spread, territory,
-                                                                    django_capture_on_commit_callbacks):
+def test_a_deleted_grid_with_no_neighbour_leaves_no_stale_community(
+    people, spread, territory, django_capture_on_commit_callbacks
+):
     from grid.services import grid_delete, places_refresh
 
     with django_capture_on_commit_callbacks(execute=False):

@@ -23,9 +23,12 @@ def geodesic_m(lon1, lat1, lon2, lat2) -> float:
 def scattered(db):
     """60 stations scattered within ~15 km of the centre, some far north/south where sphere ≠ spheroid."""
     rng = random.Random(7)
-    stations = [StationFactory(location=Point(CENTRE[0] + rng.uniform(-0.15, 0.15),
-                                              CENTRE[1] + rng.uniform(-0.12, 0.12), srid=4326))
-                for _ in range(60)]
+    stations = [
+        StationFactory(
+            location=Point(CENTRE[0] + rng.uniform(-0.15, 0.15), CENTRE[1] + rng.uniform(-0.12, 0.12), srid=4326)
+        )
+        for _ in range(60)
+    ]
     return stations
 
 
@@ -38,10 +41,10 @@ def test_nearest_match_pyproj_geodesics_in_order_and_within_a_metre(api, scatter
     expected = sorted(scattered, key=lambda s: geodesic_m(*CENTRE, s.location.x, s.location.y))[:10]
     assert [f["id"] for f in features] == [s.pk for s in expected]
     for feature, station in zip(features, expected, strict=True):
-        assert abs(feature["properties"]["distance_m"]
-                   - geodesic_m(*CENTRE, station.location.x, station.location.y)) < 1
-        assert feature["geometry"]["coordinates"] == pytest.approx([station.location.x, station.location.y],
-                                                                   abs=1e-7)
+        assert (
+            abs(feature["properties"]["distance_m"] - geodesic_m(*CENTRE, station.location.x, station.location.y)) < 1
+        )
+        assert feature["geometry"]["coordinates"] == pytest.approx([station.location.x, station.location.y], abs=1e-7)
 
 
 def test_order_is_spheroidal_where_the_sphere_would_swap_two_stations(api, db):
@@ -62,23 +65,27 @@ def test_gcj02_query_point_is_converted_before_searching(api, scattered):
     shifted = api.get(URL, {"lon": gcj[0], "lat": gcj[1], "crs": "gcj02"}).json()
     assert [f["id"] for f in shifted["features"]] == [f["id"] for f in plain["features"]]
     assert [f["properties"]["distance_m"] for f in shifted["features"]] == pytest.approx(
-        [f["properties"]["distance_m"] for f in plain["features"]], abs=0.05)
+        [f["properties"]["distance_m"] for f in plain["features"]], abs=0.05
+    )
 
 
 def test_filters_by_kind_and_all_named_amenities(api, db):
-    hub = StationFactory(kind=Station.Kind.WORKER_HUB, amenities=["water", "charging"],
-                         location=Point(109.95, 35.19, srid=4326))
+    hub = StationFactory(
+        kind=Station.Kind.WORKER_HUB, amenities=["water", "charging"], location=Point(109.95, 35.19, srid=4326)
+    )
     StationFactory(kind=Station.Kind.WORKER_HUB, amenities=["water"], location=Point(109.931, 35.19, srid=4326))
-    StationFactory(kind=Station.Kind.COURIER_STATION, amenities=["water", "charging"],
-                   location=Point(109.932, 35.19, srid=4326))
+    StationFactory(
+        kind=Station.Kind.COURIER_STATION, amenities=["water", "charging"], location=Point(109.932, 35.19, srid=4326)
+    )
     for query in ({"amenity": ["water", "charging"]}, {"amenity": "water,charging"}):
         response = api.get(URL, {"lon": CENTRE[0], "lat": CENTRE[1], "kind": "worker_hub", **query})
         assert [f["id"] for f in response.json()["features"]] == [hub.pk]
 
 
 def test_open_now_uses_the_local_week_in_shanghai(api, db, monkeypatch):
-    open_late = StationFactory(location=Point(109.94, 35.19, srid=4326),
-                               opening_hours={"sat": [["08:00", "12:00"], ["20:00", "23:30"]]})
+    open_late = StationFactory(
+        location=Point(109.94, 35.19, srid=4326), opening_hours={"sat": [["08:00", "12:00"], ["20:00", "23:30"]]}
+    )
     StationFactory(location=Point(109.931, 35.19, srid=4326), opening_hours={"sat": [["08:00", "20:00"]]})
     StationFactory(location=Point(109.932, 35.19, srid=4326), opening_hours={"fri": [["00:00", "24:00"]]})
     # Saturday 21:15 in Shanghai is 13:15 UTC
@@ -95,19 +102,22 @@ def test_fewer_stations_than_the_limit_and_none_at_all(api, db):
     assert len(api.get(URL, {"lon": 109.93, "lat": 35.19, "limit": 50}).json()["features"]) == 1
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"lat": 35.19}, "lon"),
-    ({"lon": "east", "lat": 35.19}, "lon"),
-    ({"lon": 109.93, "lat": 95}, "lat"),
-    ({"lon": 181, "lat": 35.19}, "lon"),
-    ({"lon": "nan", "lat": 35.19}, "lon"),
-    ({"lon": 109.93, "lat": 35.19, "crs": "epsg3857"}, "crs"),
-    ({"lon": 109.93, "lat": 35.19, "limit": 0}, "limit"),
-    ({"lon": 109.93, "lat": 35.19, "limit": 500}, "limit"),
-    ({"lon": 109.93, "lat": 35.19, "kind": "castle"}, "kind"),
-    ({"lon": 109.93, "lat": 35.19, "amenity": "sauna"}, "amenity"),
-    ({"lon": 109.93, "lat": 35.19, "open_now": "perhaps"}, "open_now"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"lat": 35.19}, "lon"),
+        ({"lon": "east", "lat": 35.19}, "lon"),
+        ({"lon": 109.93, "lat": 95}, "lat"),
+        ({"lon": 181, "lat": 35.19}, "lon"),
+        ({"lon": "nan", "lat": 35.19}, "lon"),
+        ({"lon": 109.93, "lat": 35.19, "crs": "epsg3857"}, "crs"),
+        ({"lon": 109.93, "lat": 35.19, "limit": 0}, "limit"),
+        ({"lon": 109.93, "lat": 35.19, "limit": 500}, "limit"),
+        ({"lon": 109.93, "lat": 35.19, "kind": "castle"}, "kind"),
+        ({"lon": 109.93, "lat": 35.19, "amenity": "sauna"}, "amenity"),
+        ({"lon": 109.93, "lat": 35.19, "open_now": "perhaps"}, "open_now"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field(api, db, query, field):
     response = api.get(URL, query)
     assert response.status_code == 400

@@ -38,5 +38,9 @@ def test_a_saved_boundary_re_places_incidents_through_the_worker(territory, cele
     grid_save(grid=a_s)
     a_n.boundary = box(109.90, 35.16, 109.95, 35.25)
     grid_save(grid=a_n)
-    assert wait_until(lambda: (Incident.objects.get(pk=incident.pk).grid_id, Station.objects.get(pk=station.pk).grid_id)
-                      == (a_n.pk, a_n.pk))
+    assert wait_until(
+        lambda: (
+            (Incident.objects.get(pk=incident.pk).grid_id, Station.objects.get(pk=station.pk).grid_id)
+            == (a_n.pk, a_n.pk)
+        )
+    )

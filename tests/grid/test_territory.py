@@ -55,17 +55,24 @@ def test_locate_converts_bd09(api, territory):
     assert body["location"]["coordinates"] == pytest.approx([109.9499, 35.17], abs=1e-7)
 
 
-@pytest.mark.parametrize("query, field", [({}, "lon"), ({"lon": "x", "lat": 35}, "lon"),
-                                          ({"lon": 109.9, "lat": -91}, "lat"),
-                                          ({"lon": 109.9, "lat": 35.2, "crs": "wgs72"}, "crs")])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({}, "lon"),
+        ({"lon": "x", "lat": 35}, "lon"),
+        ({"lon": 109.9, "lat": -91}, "lat"),
+        ({"lon": 109.9, "lat": 35.2, "crs": "wgs72"}, "crs"),
+    ],
+)
 def test_locate_bad_input(api, db, query, field):
     response = api.get(LOCATE, query)
     assert response.status_code == 400 and field in response.json()
 
 
 def test_overlapping_grid_is_refused_naming_the_other_grid(territory):
-    intruder = Grid(code="G-X", name="越界网格", community=territory.community_a,
-                    boundary=box(109.94, 35.18, 109.96, 35.19))
+    intruder = Grid(
+        code="G-X", name="越界网格", community=territory.community_a, boundary=box(109.94, 35.18, 109.96, 35.19)
+    )
     with pytest.raises(ValidationError) as caught:
         grid_save(grid=intruder)
     assert "G-A-S" in str(caught.value.message_dict["boundary"])
@@ -74,18 +81,21 @@ def test_overlapping_grid_is_refused_naming_the_other_grid(territory):
 
 def test_touching_grid_of_the_same_community_and_overlap_across_communities_are_allowed(territory):
     # sharing an edge with A-S is fine; so is overlapping B's grids, which belong to another community
-    grid_save(grid=Grid(code="G-A-W", name="西", community=territory.community_a,
-                        boundary=box(109.89, 35.15, 109.90, 35.20)))
-    grid_save(grid=Grid(code="G-A-E", name="东", community=territory.community_a,
-                        boundary=box(110.00, 35.15, 110.01, 35.20)))
+    grid_save(
+        grid=Grid(code="G-A-W", name="西", community=territory.community_a, boundary=box(109.89, 35.15, 109.90, 35.20))
+    )
+    grid_save(
+        grid=Grid(code="G-A-E", name="东", community=territory.community_a, boundary=box(110.00, 35.15, 110.01, 35.20))
+    )
     assert Grid.objects.filter(code__in=["G-A-W", "G-A-E"]).count() == 2
 
 
 def test_invalid_boundary_is_refused(territory):
     from django.contrib.gis.geos import MultiPolygon, Polygon
 
-    bowtie = MultiPolygon(Polygon(((110.1, 35.1), (110.2, 35.2), (110.2, 35.1), (110.1, 35.2), (110.1, 35.1))),
-                          srid=4326)
+    bowtie = MultiPolygon(
+        Polygon(((110.1, 35.1), (110.2, 35.2), (110.2, 35.1), (110.1, 35.2), (110.1, 35.1))), srid=4326
+    )
     with pytest.raises(ValidationError) as caught:
         grid_save(grid=Grid(code="G-BOW", name="蝴蝶结", community=territory.community_a, boundary=bowtie))
     assert "boundary" in caught.value.message_dict
@@ -107,8 +117,7 @@ def test_areas_by_level(api, territory):
     streets = api.get("/api/v1/areas/", {"level": "street"}).json()["features"]
     assert sorted(f["properties"]["code"] for f in streets) == ["610527001", "610527002"]
     assert all(f["properties"]["parent"] == "610527" for f in streets)
-    assert [f["properties"]["code"] for f in api.get("/api/v1/areas/", {"level": 3}).json()["features"]] == [
-        "610527"]
+    assert [f["properties"]["code"] for f in api.get("/api/v1/areas/", {"level": 3}).json()["features"]] == ["610527"]
     response = api.get("/api/v1/areas/", {"level": "galaxy"})
     assert response.status_code == 400 and "level" in response.json()
 

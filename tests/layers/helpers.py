@@ -17,14 +17,24 @@ def point(grid: str, d: float = 0.0) -> Point:
     return Point(lon + d, lat + d, srid=4326)
 
 
-def person(name: str, grid: str, categories: list[str], *, id_card: str = "", phone: str = "", d: float = 0.0,
-           **fields) -> Person:
-    return person_save(person=Person(name=name, location=point(grid, d), categories=categories, **fields),
-                       id_card=id_card or None, phone=phone or None)
+def person(
+    name: str, grid: str, categories: list[str], *, id_card: str = "", phone: str = "", d: float = 0.0, **fields
+) -> Person:
+    return person_save(
+        person=Person(name=name, location=point(grid, d), categories=categories, **fields),
+        id_card=id_card or None,
+        phone=phone or None,
+    )
 
 
 def incident(grid: str, category: str, d: float = 0.0) -> Incident:
     placement = placement_of(point=point(grid, d))
     cat = Category.objects.get_or_create(code=category, defaults={"name": f"类别{category}"})[0]
-    return IncidentFactory(location=point(grid, d), category=cat, grid=placement.grid,
-                           community=placement.community, street=placement.street, county=placement.county)
+    return IncidentFactory(
+        location=point(grid, d),
+        category=cat,
+        grid=placement.grid,
+        community=placement.community,
+        street=placement.street,
+        county=placement.county,
+    )

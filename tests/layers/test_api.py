@@ -25,11 +25,20 @@ def register(territory):
         "released": person("王五", "A-S", ["registered", "released"], d=0.001),
         "zhao": person("赵六", "B-S", ["registered", "veteran"], id_card="610527198502029876"),
         "qian": person("钱七", "B-N", ["gig_worker"], platform="顺丰", work_kind="courier"),
-        "place_a": Place.objects.create(code="P-A", name="甲饭店", kind=Place.Kind.DINING,
-                                        location=Point(109.9212345678, 35.1712345678, srid=4326),
-                                        grid=territory.grids["A-S"]),
-        "place_b": Place.objects.create(code="P-B", name="乙医院", kind=Place.Kind.MEDICAL,
-                                        location=Point(109.97, 35.17, srid=4326), grid=territory.grids["B-S"]),
+        "place_a": Place.objects.create(
+            code="P-A",
+            name="甲饭店",
+            kind=Place.Kind.DINING,
+            location=Point(109.9212345678, 35.1712345678, srid=4326),
+            grid=territory.grids["A-S"],
+        ),
+        "place_b": Place.objects.create(
+            code="P-B",
+            name="乙医院",
+            kind=Place.Kind.MEDICAL,
+            location=Point(109.97, 35.17, srid=4326),
+            grid=territory.grids["B-S"],
+        ),
         "station": StationFactory(location=Point(109.93, 35.19, srid=4326), grid=territory.grids["A-S"]),
         "incident_a": incident("A-S", "litter"),
         "incident_b": incident("B-N", "road"),
@@ -175,8 +184,12 @@ def test_filters_by_area_kind_category_bbox_and_time(api, api_as, people, regist
 
 
 def test_geometry_is_written_to_seven_decimals_for_points_and_six_for_shapes(api, register):
-    Organization.objects.create(code="ORG-1", name="甲社区党委", kind=Organization.Kind.PARTY_COMMITTEE,
-                                geometry=Polygon.from_bbox((109.9000001234, 35.15, 109.95, 35.2000004321)))
+    Organization.objects.create(
+        code="ORG-1",
+        name="甲社区党委",
+        kind=Organization.Kind.PARTY_COMMITTEE,
+        geometry=Polygon.from_bbox((109.9000001234, 35.15, 109.95, 35.2000004321)),
+    )
     place = api.get("/api/v1/layers/places/", {"kind": "dining"}).json()["features"][0]
     assert place["geometry"]["coordinates"] == [109.9212346, 35.1712346]
     org = api.get("/api/v1/layers/party_organizations/").json()["features"][0]
@@ -191,15 +204,16 @@ def test_pages_follow_each_other(api_as, people, register):
     second = client.get(first["next"]).json()
     assert len(second["features"]) == 1 and second["next"] is None
     assert {f["id"] for f in first["features"]} | {f["id"] for f in second["features"]} == set(
-        Person.objects.exclude(name="王五").values_list("pk", flat=True))
+        Person.objects.exclude(name="王五").values_list("pk", flat=True)
+    )
 
 
 @pytest.mark.parametrize("rows", [2, 20])
-def test_the_feature_list_takes_a_fixed_number_of_queries(api_as, people, territory, rows,
-                                                          django_assert_num_queries):
+def test_the_feature_list_takes_a_fixed_number_of_queries(api_as, people, territory, rows, django_assert_num_queries):
     for i in range(rows):
-        person(f"人{i}", "A-S", ["registered", "gig_worker"], id_card=f"61052619900101{i:04d}",
-               platform="美团", d=i * 1e-4)
+        person(
+            f"人{i}", "A-S", ["registered", "gig_worker"], id_card=f"61052619900101{i:04d}", platform="美团", d=i * 1e-4
+        )
     client = api_as(people["dispatcher_a"])
     # token + user, the caller's areas, the area code's check, the count, the page (relations joined,
     # geometry written by PostGIS)
@@ -208,21 +222,24 @@ def test_the_feature_list_takes_a_fixed_number_of_queries(api_as, people, territ
     assert response.json()["count"] == rows
 
 
-@pytest.mark.parametrize(("layer", "params", "field"), [
-    ("places", {"in_bbox": "109.9,35.1,110"}, "in_bbox"),
-    ("places", {"in_bbox": "a,b,c,d"}, "in_bbox"),
-    ("places", {"in_bbox": "109.9,95,110,96"}, "in_bbox"),
-    ("places", {"in_bbox": "110,35,109,36"}, "in_bbox"),
-    ("places", {"kind": "castle"}, "kind"),
-    ("places", {"category": "dining"}, "category"),  # places have kinds, not categories
-    ("places", {"from": "yesterday"}, "from"),
-    ("places", {"to": "2024-02-30"}, "to"),
-    ("places", {"from": "2024-05-02", "to": "2024-05-01"}, "to"),
-    ("places", {"area": "999999"}, "area"),
-    ("places", {"page_size": "0"}, "page_size"),
-    ("incidents", {"category": "no-such-category"}, "category"),
-    ("gig_workers", {"kind": "astronaut"}, "kind"),
-])
+@pytest.mark.parametrize(
+    ("layer", "params", "field"),
+    [
+        ("places", {"in_bbox": "109.9,35.1,110"}, "in_bbox"),
+        ("places", {"in_bbox": "a,b,c,d"}, "in_bbox"),
+        ("places", {"in_bbox": "109.9,95,110,96"}, "in_bbox"),
+        ("places", {"in_bbox": "110,35,109,36"}, "in_bbox"),
+        ("places", {"kind": "castle"}, "kind"),
+        ("places", {"category": "dining"}, "category"),  # places have kinds, not categories
+        ("places", {"from": "yesterday"}, "from"),
+        ("places", {"to": "2024-02-30"}, "to"),
+        ("places", {"from": "2024-05-02", "to": "2024-05-01"}, "to"),
+        ("places", {"area": "999999"}, "area"),
+        ("places", {"page_size": "0"}, "page_size"),
+        ("incidents", {"category": "no-such-category"}, "category"),
+        ("gig_workers", {"kind": "astronaut"}, "kind"),
+    ],
+)
 def test_bad_filter_values_are_400s_naming_the_field(api_as, people, register, layer, params, field):
     response = api_as(people["admin"]).get(f"/api/v1/layers/{layer}/", params)
     assert response.status_code == 400
@@ -239,8 +256,12 @@ def test_an_unknown_layer_is_a_json_404(api):
 
 @pytest.fixture
 def cleared_dispatcher_a(people):
-    return UserFactory(username="disp-a-cleared", role=Role.DISPATCHER, areas=[people["dispatcher_a"].areas.get()],
-                       sensitive_clearance=True)
+    return UserFactory(
+        username="disp-a-cleared",
+        role=Role.DISPATCHER,
+        areas=[people["dispatcher_a"].areas.get()],
+        sensitive_clearance=True,
+    )
 
 
 def test_an_unmasked_read_returns_the_values_and_is_audited(api_as, cleared_dispatcher_a, register):
@@ -251,7 +272,11 @@ def test_an_unmasked_read_returns_the_values_and_is_audited(api_as, cleared_disp
     assert "no-store" in response["Cache-Control"]
     entry = AuditEntry.objects.get()
     assert (entry.actor, entry.action, entry.target, entry.reason) == (
-        cleared_dispatcher_a, "unmasked_read", f"layers.person:{register['zhang'].pk}", "核实身份")
+        cleared_dispatcher_a,
+        "unmasked_read",
+        f"layers.person:{register['zhang'].pk}",
+        "核实身份",
+    )
 
 
 def test_unmasked_reads_need_clearance_a_reason_and_scope(api, api_as, people, cleared_dispatcher_a, register):
@@ -288,8 +313,9 @@ def test_only_auditors_and_superusers_read_the_audit_log(api, api_as, people, cl
 def test_the_audit_log_filters_by_actor_action_and_time(api_as, people):
     # append-only: an entry cannot be moved back in time, so the time filters are checked around today
     audit_record(actor=people["admin"], action=AuditEntry.Action.EXPORT, target="places")
-    audit_record(actor=people["dispatcher_a"], action=AuditEntry.Action.UNMASKED_READ, target="layers.person:1",
-                 reason="核实")
+    audit_record(
+        actor=people["dispatcher_a"], action=AuditEntry.Action.UNMASKED_READ, target="layers.person:1", reason="核实"
+    )
     client = api_as(people["auditor"])
 
     def targets(**params):
@@ -303,12 +329,15 @@ def test_the_audit_log_filters_by_actor_action_and_time(api_as, people):
     assert targets(to=(today - dt.timedelta(days=1)).isoformat()) == []
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"action": "sneeze"}, "action"),
-    ({"actor": "nobody-here"}, "actor"),
-    ({"from": "2024-05-02", "to": "2024-05-01"}, "to"),
-    ({"from": "tuesday"}, "from"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"action": "sneeze"}, "action"),
+        ({"actor": "nobody-here"}, "actor"),
+        ({"from": "2024-05-02", "to": "2024-05-01"}, "to"),
+        ({"from": "tuesday"}, "from"),
+    ],
+)
 def test_bad_audit_filters_are_400s(api_as, people, params, field):
     response = api_as(people["auditor"]).get("/api/v1/audit/", params)
     assert response.status_code == 400 and field in response.json()

@@ -48,19 +48,44 @@ def media(settings, tmp_path_factory):
 def register(territory):
     places = []
     for i, (name, lon, lat, kind, days) in enumerate(PLACES):
-        place = Place.objects.create(code=f"P{i:03d}", name=name, kind=kind, address=f"测试县{name}旁",
-                                     location=Point(lon, lat, srid=4326), grid=None)
+        place = Place.objects.create(
+            code=f"P{i:03d}",
+            name=name,
+            kind=kind,
+            address=f"测试县{name}旁",
+            location=Point(lon, lat, srid=4326),
+            grid=None,
+        )
         Place.objects.filter(pk=place.pk).update(
             created=DAY - dt.timedelta(days=days),
-            grid=next(g for g in territory.grids.values() if g.boundary.covers(place.location)))
+            grid=next(g for g in territory.grids.values() if g.boundary.covers(place.location)),
+        )
         places.append(place)
-    zhang = person_save(person=Person(name="张三", location=Point(109.92, 35.17, srid=4326), gender="male",
-                                      birth_date=dt.date(1990, 1, 1), categories=["registered", "party_member"]),
-                        id_card=ID_CARD, phone="13812345678")
-    li = person_save(person=Person(name="李四", location=Point(109.92, 35.18, srid=4326), categories=["veteran"],
-                                   platform="美团", work_kind="food_delivery"), id_card="610526198502023456")
-    wang = person_save(person=Person(name="王五", location=Point(109.93, 35.17, srid=4326),
-                                     categories=["registered", "released"]), id_card="610526197003034567")
+    zhang = person_save(
+        person=Person(
+            name="张三",
+            location=Point(109.92, 35.17, srid=4326),
+            gender="male",
+            birth_date=dt.date(1990, 1, 1),
+            categories=["registered", "party_member"],
+        ),
+        id_card=ID_CARD,
+        phone="13812345678",
+    )
+    li = person_save(
+        person=Person(
+            name="李四",
+            location=Point(109.92, 35.18, srid=4326),
+            categories=["veteran"],
+            platform="美团",
+            work_kind="food_delivery",
+        ),
+        id_card="610526198502023456",
+    )
+    wang = person_save(
+        person=Person(name="王五", location=Point(109.93, 35.17, srid=4326), categories=["registered", "released"]),
+        id_card="610526197003034567",
+    )
     return {"places": places, "zhang": zhang, "li": li, "wang": wang}
 
 
@@ -128,20 +153,43 @@ def test_the_zipped_shapefile_has_its_parts_utf8_and_a_field_map(register, peopl
 
 def test_field_names_are_shortened_predictably():
     assert shapefile_field_names(["category", "category_name", "category_note", "类别", "id"]) == [
-        "category", "category_n", "category_1", "field", "id"]
+        "category",
+        "category_n",
+        "category_1",
+        "field",
+        "id",
+    ]
     assert shapefile_field_names(["organization_name", "organization_kind", "ORGANIZATI"]) == [
-        "organizati", "organizat1", "ORGANIZAT2"]
+        "organizati",
+        "organizat1",
+        "ORGANIZAT2",
+    ]
 
 
 def test_organizations_with_points_and_polygons_become_one_shapefile_per_type(territory, people, tmp_path):
-    Organization.objects.create(code="ORG1", name="甲社区党委", kind="party_committee",
-                                geometry=Point(109.92, 35.17, srid=4326), grid=territory.grids["A-S"])
-    Organization.objects.create(code="ORG2", name="乙村物流园", kind="enterprise",
-                                geometry=Polygon.from_bbox((109.96, 35.16, 109.97, 35.17)),
-                                grid=territory.grids["B-S"])
-    Organization.objects.create(code="ORG3", name="两片园区", kind="enterprise", grid=territory.grids["B-S"],
-                                geometry=MultiPolygon(Polygon.from_bbox((109.96, 35.21, 109.97, 35.22)),
-                                                      Polygon.from_bbox((109.98, 35.21, 109.99, 35.22))))
+    Organization.objects.create(
+        code="ORG1",
+        name="甲社区党委",
+        kind="party_committee",
+        geometry=Point(109.92, 35.17, srid=4326),
+        grid=territory.grids["A-S"],
+    )
+    Organization.objects.create(
+        code="ORG2",
+        name="乙村物流园",
+        kind="enterprise",
+        geometry=Polygon.from_bbox((109.96, 35.16, 109.97, 35.17)),
+        grid=territory.grids["B-S"],
+    )
+    Organization.objects.create(
+        code="ORG3",
+        name="两片园区",
+        kind="enterprise",
+        grid=territory.grids["B-S"],
+        geometry=MultiPolygon(
+            Polygon.from_bbox((109.96, 35.21, 109.97, 35.22)), Polygon.from_bbox((109.98, 35.21, 109.99, 35.22))
+        ),
+    )
     job = run(people["admin"], "organizations", "shp")
     assert job.feature_count == 3
     unpack(job, tmp_path)
@@ -182,8 +230,11 @@ def test_filters_narrow_the_export(register, territory, people):
     IncidentFactory(location=Point(109.97, 35.17, srid=4326), category=other)
     incidents_place()  # grid, community, street and county from each point
     assert run(admin, "incidents", "geojson", category="litter").feature_count == 2
-    assert run(admin, "incidents", "geojson", category="litter", area=territory.street_b.code).feature_count == \
-        Incident.objects.filter(location__coveredby=territory.street_b.boundary, category__code="litter").count() == 1
+    assert (
+        run(admin, "incidents", "geojson", category="litter", area=territory.street_b.code).feature_count
+        == Incident.objects.filter(location__coveredby=territory.street_b.boundary, category__code="litter").count()
+        == 1
+    )
     # people by category, as the registry's lookup (an array containing it) reads it
     assert run(admin, "people", "csv", category="veteran").feature_count == 1
 
@@ -213,8 +264,13 @@ def test_a_cleared_account_exports_full_values_and_the_audit_log_says_so(registe
     assert rows["王五"]["id_card"] == "610526197003034567"
     entry = AuditEntry.objects.get(action="export")
     assert (entry.actor, entry.target) == (cleared, "people")
-    assert entry.details == {"job": job.pk, "format": "csv", "filters": {}, "count": 3,
-                             "unmasked": ["id_card", "phone"]}
+    assert entry.details == {
+        "job": job.pk,
+        "format": "csv",
+        "filters": {},
+        "count": 3,
+        "unmasked": ["id_card", "phone"],
+    }
 
 
 def test_each_export_is_audited_with_its_filters_and_count(register, people, territory):
@@ -222,7 +278,9 @@ def test_each_export_is_audited_with_its_filters_and_count(register, people, ter
     run(people["admin"], "places", "kml")
     entries = list(AuditEntry.objects.filter(action="export").order_by("id"))
     assert [(e.actor, e.target, e.details["filters"], e.details["count"]) for e in entries] == [
-        (people["admin"], "places", {"area": territory.community_b.code}, 2), (people["admin"], "places", {}, 5)]
+        (people["admin"], "places", {"area": territory.community_b.code}, 2),
+        (people["admin"], "places", {}, 5),
+    ]
 
 
 def test_the_task_run_twice_does_nothing_the_second_time(register, people):
@@ -268,18 +326,21 @@ def test_api_flow_request_poll_download(register, people, api_as, eager):
         assert "places.shp" in zipped.namelist()
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"layer": "nope", "format": "csv"}, "layer"),
-    ({"layer": "places", "format": "xlsx"}, "format"),
-    ({"layer": "places", "format": "csv", "bbox": "109.9,35.1,109.8"}, "bbox"),
-    ({"layer": "places", "format": "csv", "bbox": "110,35.1,109.8,35.2"}, "bbox"),
-    ({"layer": "places", "format": "csv", "from": "2024-13-01"}, "from"),
-    ({"layer": "places", "format": "csv", "from": "2024-05-02", "to": "2024-05-01"}, "to"),
-    ({"layer": "places", "format": "csv", "area": "999999"}, "area"),
-    ({"layer": "places", "format": "csv", "category": "x"}, "category"),
-    ({"layer": "places", "format": "csv", "kind": "castle"}, "kind"),
-    ({"layer": "people", "format": "csv", "category": "released"}, "category"),  # hidden without clearance
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"layer": "nope", "format": "csv"}, "layer"),
+        ({"layer": "places", "format": "xlsx"}, "format"),
+        ({"layer": "places", "format": "csv", "bbox": "109.9,35.1,109.8"}, "bbox"),
+        ({"layer": "places", "format": "csv", "bbox": "110,35.1,109.8,35.2"}, "bbox"),
+        ({"layer": "places", "format": "csv", "from": "2024-13-01"}, "from"),
+        ({"layer": "places", "format": "csv", "from": "2024-05-02", "to": "2024-05-01"}, "to"),
+        ({"layer": "places", "format": "csv", "area": "999999"}, "area"),
+        ({"layer": "places", "format": "csv", "category": "x"}, "category"),
+        ({"layer": "places", "format": "csv", "kind": "castle"}, "kind"),
+        ({"layer": "people", "format": "csv", "category": "released"}, "category"),  # hidden without clearance
+    ],
+)
 def test_bad_export_requests_get_field_messages(register, people, api_as, eager, body, field):
     response = eager(api_as(people["admin"]), body)
     assert response.status_code == 400 and field in response.json(), response.content

@@ -23,13 +23,31 @@ MO = LC_MESSAGES / "django.mo"
 # --- API -----------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("headers", "language", "titles"), [
-    ({}, "zh-hans", {"people": ("人口", "人口"), "households": ("住户", "人口"), "things": ("城市部件", "城市部件"),
-                     "party_organizations": ("党组织", "组织")}),
-    ({"HTTP_ACCEPT_LANGUAGE": "en"}, "en", {"people": ("people", "people"), "households": ("households", "people"),
-                                            "things": ("things", "things"),
-                                            "party_organizations": ("party organizations", "organizations")}),
-])
+@pytest.mark.parametrize(
+    ("headers", "language", "titles"),
+    [
+        (
+            {},
+            "zh-hans",
+            {
+                "people": ("人口", "人口"),
+                "households": ("住户", "人口"),
+                "things": ("城市部件", "城市部件"),
+                "party_organizations": ("党组织", "组织"),
+            },
+        ),
+        (
+            {"HTTP_ACCEPT_LANGUAGE": "en"},
+            "en",
+            {
+                "people": ("people", "people"),
+                "households": ("households", "people"),
+                "things": ("things", "things"),
+                "party_organizations": ("party organizations", "organizations"),
+            },
+        ),
+    ],
+)
 def test_the_layer_registry_is_titled_in_the_requested_language(api_as, people, territory, headers, language, titles):
     response = api_as(people["admin"]).get("/api/v1/layers/", **headers)
     assert response.status_code == 200
@@ -59,8 +77,12 @@ def test_every_entry_of_the_chinese_catalogue_is_translated_and_not_fuzzy():
 
 
 def test_placeholders_with_a_precision_are_kept():
-    differ = [(e["msgid"], s) for e in read_po(PO)[1:] for s in e["msgstr"]
-              if Counter(FORMATTED_PLACEHOLDER.findall(s)) != Counter(FORMATTED_PLACEHOLDER.findall(e["msgid"]))]
+    differ = [
+        (e["msgid"], s)
+        for e in read_po(PO)[1:]
+        for s in e["msgstr"]
+        if Counter(FORMATTED_PLACEHOLDER.findall(s)) != Counter(FORMATTED_PLACEHOLDER.findall(e["msgid"]))
+    ]
     assert differ == []
 
 
@@ -83,8 +105,10 @@ def test_msgfmt_accepts_the_catalogue():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None or shutil.which("msgmerge") is None,
-                    reason="GNU gettext (xgettext, msgmerge) is not installed")
+@pytest.mark.skipif(
+    shutil.which("xgettext") is None or shutil.which("msgmerge") is None,
+    reason="GNU gettext (xgettext, msgmerge) is not installed",
+)
 def test_every_string_of_the_source_is_in_the_catalogue(tmp_path, monkeypatch):
     """makemessages over a copy of layers/ adds no new (empty or fuzzy) entry: nothing was left out of django.po."""
     copy = tmp_path / "layers"

@@ -53,8 +53,10 @@ PEOPLE_HEADER = ["姓名", "身份证号", "手机号", "经度", "纬度", "人
 
 def people_rows(n: int, start: int = 0) -> list[list]:
     # west half (grids A-*) and east half (B-*) of the territory, no point on an edge
-    return [[f"张{i}", id_card(i), f"1380013{i:04d}", 109.91 + (i % 8) * 0.01, 35.16 + (i % 9) * 0.01,
-             "流动人口"] for i in range(start, start + n)]
+    return [
+        [f"张{i}", id_card(i), f"1380013{i:04d}", 109.91 + (i % 8) * 0.01, 35.16 + (i % 9) * 0.01, "流动人口"]
+        for i in range(start, start + n)
+    ]
 
 
 def test_csv_utf8_imports_people_with_grid_and_encrypted_id_card(territory, people):
@@ -112,11 +114,20 @@ def test_xlsx_imports_places(territory):
 
 
 def _write_things(target: Path, points, *, encoding: str, prj: bool) -> None:
-    pyogrio.raw.write(target, shapely.to_wkb(points), [np.array(["T1", "T2"], dtype=object),
-                                                       np.array(["路口消防栓", "东街路灯"], dtype=object),
-                                                       np.array(["消防栓", "路灯"], dtype=object)],
-                      ["code", "name", "kind"], driver="ESRI Shapefile", geometry_type="Point",
-                      crs="EPSG:4326" if prj else None, encoding=encoding)
+    pyogrio.raw.write(
+        target,
+        shapely.to_wkb(points),
+        [
+            np.array(["T1", "T2"], dtype=object),
+            np.array(["路口消防栓", "东街路灯"], dtype=object),
+            np.array(["消防栓", "路灯"], dtype=object),
+        ],
+        ["code", "name", "kind"],
+        driver="ESRI Shapefile",
+        geometry_type="Point",
+        crs="EPSG:4326" if prj else None,
+        encoding=encoding,
+    )
 
 
 def _shapefile_zip(tmp_path: Path, *, encoding: str, cpg: bool = True, prj: bool = True) -> bytes:
@@ -147,16 +158,37 @@ def test_zipped_shapefile_imports_with_or_without_cpg(territory, tmp_path, encod
 def test_geopackage_and_geojson_import(territory, tmp_path):
     gpkg = tmp_path / "orgs.gpkg"
     polygon = shapely.box(109.955, 35.205, 109.965, 35.215)
-    pyogrio.raw.write(gpkg, shapely.to_wkb(np.array([polygon])),
-                      [np.array([credit_code(1)], dtype=object), np.array(["乙镇物流园", ], dtype=object)],
-                      ["code", "name"], driver="GPKG", geometry_type="Polygon", crs="EPSG:4326")
+    pyogrio.raw.write(
+        gpkg,
+        shapely.to_wkb(np.array([polygon])),
+        [
+            np.array([credit_code(1)], dtype=object),
+            np.array(
+                [
+                    "乙镇物流园",
+                ],
+                dtype=object,
+            ),
+        ],
+        ["code", "name"],
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:4326",
+    )
     job = import_run(job=job_for(gpkg.read_bytes(), "orgs.gpkg", "organizations"))
     assert job.status == JobStatus.DONE, job.report
     org = Organization.objects.get(code=credit_code(1))
     assert org.grid.code == "G-B-N" and org.geometry.geom_type == "Polygon"
-    geojson = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [109.94, 35.24]},
-         "properties": {"code": "H1", "address": "甲社区3栋"}}]}
+    geojson = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [109.94, 35.24]},
+                "properties": {"code": "H1", "address": "甲社区3栋"},
+            }
+        ],
+    }
     job = import_run(job=job_for(json.dumps(geojson, ensure_ascii=False).encode(), "h.geojson", "households"))
     assert job.status == JobStatus.DONE, job.report
     assert job.created_count == 1
@@ -173,10 +205,21 @@ def test_gcj02_file_lands_at_the_wgs84_point(territory):
 
 
 def test_transport_preset_creates_truck_drivers_and_their_companies(territory):
-    rows = [["姓名", "身份证号", "手机号", "从业类型", "所属企业", "统一社会信用代码", "车牌号", "经度", "纬度"],
-            ["李师傅", id_card(1), "13900000001", "货车司机", "秦川货运有限公司", credit_code(7), "陕E12345", 109.92,
-             35.18],
-            ["王师傅", id_card(2), "13900000002", "", "秦川货运有限公司", credit_code(7), "陕E54321", 109.97, 35.18]]
+    rows = [
+        ["姓名", "身份证号", "手机号", "从业类型", "所属企业", "统一社会信用代码", "车牌号", "经度", "纬度"],
+        [
+            "李师傅",
+            id_card(1),
+            "13900000001",
+            "货车司机",
+            "秦川货运有限公司",
+            credit_code(7),
+            "陕E12345",
+            109.92,
+            35.18,
+        ],
+        ["王师傅", id_card(2), "13900000002", "", "秦川货运有限公司", credit_code(7), "陕E54321", 109.97, 35.18],
+    ]
     job = import_run(job=job_for(csv_bytes(rows, "gbk"), "交通.csv", "people", preset="transport"))
     assert job.status == JobStatus.DONE, job.report
     company = Organization.objects.get(code=credit_code(7))
@@ -201,8 +244,13 @@ def test_wrong_columns_are_named(territory):
 
 
 def test_bad_coordinates_write_nothing(territory):
-    rows = [["编码", "名称", "经度", "纬度"], ["P1", "a", 109.93, 35.19], ["P2", "b", "东经109", 35.19],
-            ["P3", "c", 200, 35.19], ["P4", "d", 120.0, 30.0]]
+    rows = [
+        ["编码", "名称", "经度", "纬度"],
+        ["P1", "a", 109.93, 35.19],
+        ["P2", "b", "东经109", 35.19],
+        ["P3", "c", 200, 35.19],
+        ["P4", "d", 120.0, 30.0],
+    ]
     job = import_run(job=job_for(csv_bytes(rows), "c.csv", "places"))
     _assert_nothing_written(job, "不是数字")
     problems = {e["row"]: e["problem"] for e in job.report if e["level"] == "error"}
@@ -210,8 +258,12 @@ def test_bad_coordinates_write_nothing(territory):
 
 
 def test_point_outside_the_dispatchers_area_is_refused(territory, people):
-    rows = [["编码", "名称", "经度", "纬度"], ["P1", "a", 109.93, 35.19], ["P2", "b", 109.97, 35.19],
-            ["P3", "c", 120.0, 30.0]]
+    rows = [
+        ["编码", "名称", "经度", "纬度"],
+        ["P1", "a", 109.93, 35.19],
+        ["P2", "b", 109.97, 35.19],
+        ["P3", "c", 120.0, 30.0],
+    ]
     job = import_run(job=job_for(csv_bytes(rows), "s.csv", "places", people["dispatcher_a"]))
     _assert_nothing_written(job, "不在您的负责区域内")
     assert {e["row"] for e in job.report if e["level"] == "error"} == {3, 4}
@@ -221,12 +273,12 @@ def test_broken_zip_and_shapefile_without_prj(territory, tmp_path):
     good = _shapefile_zip(tmp_path, encoding="UTF-8")
     job = import_run(job=job_for(good[: len(good) // 2], "broken.zip", "things"))
     _assert_nothing_written(job, "zip")
-    job = import_run(job=job_for(_shapefile_zip(tmp_path, encoding="UTF-8", prj=False), "noprj.zip", "things",
-                                 crs=""))
+    job = import_run(job=job_for(_shapefile_zip(tmp_path, encoding="UTF-8", prj=False), "noprj.zip", "things", crs=""))
     _assert_nothing_written(job, ".prj")
     # named explicitly, the coordinate system is known
-    job = import_run(job=job_for(_shapefile_zip(tmp_path, encoding="GBK", prj=False), "noprj.zip", "things",
-                                 crs="wgs84"))
+    job = import_run(
+        job=job_for(_shapefile_zip(tmp_path, encoding="GBK", prj=False), "noprj.zip", "things", crs="wgs84")
+    )
     assert job.status == JobStatus.DONE, job.report
 
 
@@ -248,8 +300,9 @@ def test_api_flow_and_task_idempotence(territory, people, api_as, django_capture
     client = api_as(people["admin"])
     upload = ContentFile(csv_bytes([PEOPLE_HEADER, *people_rows(6)]), name="feed.csv")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post("/api/v1/imports/", {"file": upload, "layer": "people", "dry_run": "false"},
-                               format="multipart")
+        response = client.post(
+            "/api/v1/imports/", {"file": upload, "layer": "people", "dry_run": "false"}, format="multipart"
+        )
     assert response.status_code == 201, response.content
     assert len(callbacks) == 1
     job_id = response.json()["id"]

@@ -16,9 +16,11 @@ ID_CARD = "610526199001011234"
 
 @pytest.fixture
 def person(territory):
-    return person_save(person=Person(name="张三", location=Point(109.92, 35.17, srid=4326),
-                                     categories=["registered", "party_member"]),
-                       id_card=ID_CARD, phone="13812345678")
+    return person_save(
+        person=Person(name="张三", location=Point(109.92, 35.17, srid=4326), categories=["registered", "party_member"]),
+        id_card=ID_CARD,
+        phone="13812345678",
+    )
 
 
 def test_personal_fields_are_encrypted_at_rest_and_searchable_by_exact_value(person):
@@ -41,10 +43,16 @@ def test_unmasked_read_needs_clearance_and_is_audited(person, people):
         person_sensitive_read(person=person, user=people["dispatcher_a"], reason="核实")
     cleared = UserFactory(role=Role.DISPATCHER, sensitive_clearance=True)
     assert person_sensitive_read(person=person, user=cleared, reason="核实身份") == {
-        "id_card": ID_CARD, "phone": "13812345678"}
+        "id_card": ID_CARD,
+        "phone": "13812345678",
+    }
     entry = AuditEntry.objects.get()
     assert (entry.actor, entry.action, entry.target, entry.reason) == (
-        cleared, "unmasked_read", f"layers.person:{person.pk}", "核实身份")
+        cleared,
+        "unmasked_read",
+        f"layers.person:{person.pk}",
+        "核实身份",
+    )
 
 
 def test_the_audit_log_refuses_updates_and_deletes(db):
@@ -57,8 +65,9 @@ def test_the_audit_log_refuses_updates_and_deletes(db):
 
 def test_sensitive_categories_are_invisible_without_clearance(territory, people):
     plain = person_save(person=Person(name="李四", location=Point(109.92, 35.17, srid=4326), categories=["veteran"]))
-    hidden = person_save(person=Person(name="王五", location=Point(109.92, 35.17, srid=4326),
-                                       categories=["registered", "released"]))
+    hidden = person_save(
+        person=Person(name="王五", location=Point(109.92, 35.17, srid=4326), categories=["registered", "released"])
+    )
     admin = people["admin"]
     assert set(LAYERS["people"].queryset(admin)) == {plain}
     admin.sensitive_clearance = True

@@ -56,13 +56,22 @@ SEEDS = {
         [credit_code(7), "乙村快递驿站有限公司", "企业", "", "乙村路口", "", 109.9733333, 35.1833333],
     ],
     "people": [
-        ["姓名", "身份证号", "手机号", "性别", "经度", "纬度", "人员类别", "平台", "从业类型", "所属企业",
-         "流动党员"],
+        ["姓名", "身份证号", "手机号", "性别", "经度", "纬度", "人员类别", "平台", "从业类型", "所属企业", "流动党员"],
         ["张三", id_card(1), "13812345678", "男", 109.9123456, 35.1623456, "户籍人口、党员", "", "", "", "是"],
-        ["李四", id_card(2), "", "女", 109.9634567, 35.2234567, "流动人口", "美团", "外卖骑手", "乙村配送站",
-         "否"],
-        ["欧阳娜娜", id_card(3), "13900001111", "", 109.9745678, 35.1745678, "新就业形态劳动者", "顺丰",
-         "快递员", "", ""],
+        ["李四", id_card(2), "", "女", 109.9634567, 35.2234567, "流动人口", "美团", "外卖骑手", "乙村配送站", "否"],
+        [
+            "欧阳娜娜",
+            id_card(3),
+            "13900001111",
+            "",
+            109.9745678,
+            35.1745678,
+            "新就业形态劳动者",
+            "顺丰",
+            "快递员",
+            "",
+            "",
+        ],
     ],
 }
 
@@ -70,13 +79,29 @@ FIELDS = {
     "places": ("code", "name", "kind", "address", "phone", "grid__code"),
     "things": ("code", "name", "kind", "condition", "grid__code"),
     "organizations": ("code", "name", "kind", "parent__code", "address", "phone", "grid__code"),
-    "people": ("name", "gender", "birth_date", "id_card_hash", "phone_hash", "categories", "platform",
-               "work_kind", "employer__name", "mobile_member", "member_code", "grid__code"),
+    "people": (
+        "name",
+        "gender",
+        "birth_date",
+        "id_card_hash",
+        "phone_hash",
+        "categories",
+        "platform",
+        "work_kind",
+        "employer__name",
+        "mobile_member",
+        "member_code",
+        "grid__code",
+    ),
 }
 SEEDED = {  # key, field, value: values the seed must have set, so that comparing them means something
     "organizations": [("D-002", "parent__code", "D-001"), ("D-001", "kind", "party_committee")],
-    "people": [(id_card(1), "mobile_member", True), (id_card(1), "categories", ["party_member", "registered"]),
-               (id_card(2), "employer__name", "乙村配送站"), (id_card(2), "work_kind", "food_delivery")],
+    "people": [
+        (id_card(1), "mobile_member", True),
+        (id_card(1), "categories", ["party_member", "registered"]),
+        (id_card(2), "employer__name", "乙村配送站"),
+        (id_card(2), "work_kind", "food_delivery"),
+    ],
 }
 MODELS = {"places": Place, "things": Thing, "organizations": Organization, "people": Person}
 
@@ -170,8 +195,7 @@ def test_round_trip_keeps_the_register(territory, superuser, layer, fmt):
     export = export_run(job=ExportJob.objects.create(created_by=superuser, layer=layer, format=fmt, filters={}))
     assert export.status == JobStatus.DONE, export.error
     mapping = mapping_for(layer, export)
-    again = import_file(Path(export.file.path).read_bytes(), Path(export.file.name).name, layer, superuser,
-                        mapping)
+    again = import_file(Path(export.file.path).read_bytes(), Path(export.file.name).name, layer, superuser, mapping)
 
     # then: every row updated, none created, every value as it was
     assert again.status == JobStatus.DONE, again.report
@@ -193,24 +217,46 @@ def test_people_round_trip_exports_full_personal_values(territory, superuser):
     assert {r["phone"] for r in rows} == {"13812345678", "", "13900001111"}
 
 
-@pytest.mark.parametrize("fmt", [
-    pytest.param("shp", marks=pytest.mark.xfail(strict=True, reason=(
-        "gap: a Shapefile export of points and polygons is a zip of two Shapefiles, which the importer refuses"))),
-    "gpkg", "geojson", "csv"])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        pytest.param(
+            "shp",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "gap: a Shapefile export of points and polygons is a zip of two Shapefiles, "
+                    "which the importer refuses"
+                ),
+            ),
+        ),
+        "gpkg",
+        "geojson",
+        "csv",
+    ],
+)
 def test_organizations_with_polygons_round_trip(territory, superuser, fmt):
     # given: an office (a point) and a compound (a polygon), imported from a CSV with a WKT column
-    seed = [["编码", "名称", "类型", "WKT"],
-            ["D-101", "甲社区党委", "党委", "POINT (109.9211111 35.1711111)"],
-            ["D-102", "乙村物流园", "企业", "POLYGON ((109.96 35.16, 109.97 35.16, 109.97 35.17, 109.96 35.16))"]]
+    seed = [
+        ["编码", "名称", "类型", "WKT"],
+        ["D-101", "甲社区党委", "党委", "POINT (109.9211111 35.1711111)"],
+        ["D-102", "乙村物流园", "企业", "POLYGON ((109.96 35.16, 109.97 35.16, 109.97 35.17, 109.96 35.16))"],
+    ]
     first = import_file(csv_bytes(seed, "utf-8-sig"), "orgs.csv", "organizations", superuser)
     assert first.status == JobStatus.DONE, first.report
     before = {o.code: (o.name, o.kind, o.geometry.wkt) for o in Organization.objects.all()}
     assert before["D-102"][2].startswith("POLYGON")
 
-    export = export_run(job=ExportJob.objects.create(created_by=superuser, layer="organizations", format=fmt,
-                                                     filters={}))
-    again = import_file(Path(export.file.path).read_bytes(), Path(export.file.name).name, "organizations",
-                        superuser, mapping_for("organizations", export))
+    export = export_run(
+        job=ExportJob.objects.create(created_by=superuser, layer="organizations", format=fmt, filters={})
+    )
+    again = import_file(
+        Path(export.file.path).read_bytes(),
+        Path(export.file.name).name,
+        "organizations",
+        superuser,
+        mapping_for("organizations", export),
+    )
 
     assert again.status == JobStatus.DONE, again.report
     assert (again.created_count, again.updated_count) == (0, 2)

@@ -58,31 +58,40 @@ def test_people_by_grid_and_community_within_the_callers_scope(api_as, people, r
     assert groups(by_community) == {"610527001001": len(visible_a)}
     assert by_community["groups"][0]["title"] == "甲社区"
     # the street-B dispatcher asking for community A's figures gets nothing of A
-    other = api_as(people["dispatcher_street_b"]).get("/api/v1/layers/people/stats/",
-                                                      {"by": "grid", "area": "610527001001"}).json()
+    other = (
+        api_as(people["dispatcher_street_b"])
+        .get("/api/v1/layers/people/stats/", {"by": "grid", "area": "610527001001"})
+        .json()
+    )
     assert other["total"] == 0 and other["groups"] == []
 
 
 def test_incidents_by_category_code_and_by_community(api_as, people, territory):
-    made = [incident("A-S", "litter"), incident("A-N", "litter", d=0.001), incident("B-S", "road"),
-            incident("B-N", "litter")]
+    made = [
+        incident("A-S", "litter"),
+        incident("A-N", "litter", d=0.001),
+        incident("B-S", "road"),
+        incident("B-N", "litter"),
+    ]
     client = api_as(people["admin"])
     by_category = client.get("/api/v1/layers/incidents/stats/", {"by": "category"}).json()
     assert groups(by_category) == Counter(i.category.code for i in made) and by_category["total"] == 4
     assert {g["key"]: g["title"] for g in by_category["groups"]}["road"] == "类别road"
     by_community = client.get("/api/v1/layers/incidents/stats/", {"by": "community"}).json()
     assert groups(by_community) == Counter(i.community.code for i in made)
-    street_b = api_as(people["dispatcher_street_b"]).get("/api/v1/layers/incidents/stats/",
-                                                         {"by": "category"}).json()
+    street_b = api_as(people["dispatcher_street_b"]).get("/api/v1/layers/incidents/stats/", {"by": "category"}).json()
     assert groups(street_b) == Counter(i.category.code for i in made if i.street.code == "610527002")
 
 
-@pytest.mark.parametrize(("layer", "params", "field"), [
-    ("people", {"by": "colour"}, "by"),
-    ("people", {"by": "kind"}, "by"),  # people have categories, not kinds
-    ("people", {"area": "nowhere"}, "area"),
-    ("incidents", {"by": "grid", "from": "2024-13-01"}, "from"),
-])
+@pytest.mark.parametrize(
+    ("layer", "params", "field"),
+    [
+        ("people", {"by": "colour"}, "by"),
+        ("people", {"by": "kind"}, "by"),  # people have categories, not kinds
+        ("people", {"area": "nowhere"}, "area"),
+        ("incidents", {"by": "grid", "from": "2024-13-01"}, "from"),
+    ],
+)
 def test_bad_stats_queries_are_400s(api_as, people, territory, layer, params, field):
     response = api_as(people["admin"]).get(f"/api/v1/layers/{layer}/stats/", params)
     assert response.status_code == 400 and field in response.json()
@@ -122,17 +131,45 @@ def years_ago(today: dt.date, years: int, days: int = 0) -> dt.date:
 def test_gig_worker_profile_by_platform_work_kind_age_band_and_party(api_as, people, territory):
     today = timezone.localdate()
     # birthdays on the edges of the bands: turning 25 today, 35 tomorrow, …
-    births = [years_ago(today, 20), years_ago(today, 25), years_ago(today, 35, days=1), years_ago(today, 35),
-              years_ago(today, 44), years_ago(today, 45, days=1), years_ago(today, 54), years_ago(today, 55),
-              years_ago(today, 70), None]
+    births = [
+        years_ago(today, 20),
+        years_ago(today, 25),
+        years_ago(today, 35, days=1),
+        years_ago(today, 35),
+        years_ago(today, 44),
+        years_ago(today, 45, days=1),
+        years_ago(today, 54),
+        years_ago(today, 55),
+        years_ago(today, 70),
+        None,
+    ]
     platforms = ["美团", "美团", "饿了么", "顺丰", "美团", "", "滴滴", "顺丰", "美团", "饿了么"]
-    kinds = ["food_delivery", "food_delivery", "food_delivery", "courier", "courier", "ride_hailing",
-             "ride_hailing", "courier", "", "food_delivery"]
+    kinds = [
+        "food_delivery",
+        "food_delivery",
+        "food_delivery",
+        "courier",
+        "courier",
+        "ride_hailing",
+        "ride_hailing",
+        "courier",
+        "",
+        "food_delivery",
+    ]
     made = []
     for i, (born, platform, kind) in enumerate(zip(births, platforms, kinds, strict=True)):
         categories = ["gig_worker"] + (["party_member"] if i % 3 == 0 else [])
-        made.append(person(f"骑手{i}", "A-S" if i % 2 else "B-N", categories, birth_date=born, platform=platform,
-                           work_kind=kind, d=i * 1e-4))
+        made.append(
+            person(
+                f"骑手{i}",
+                "A-S" if i % 2 else "B-N",
+                categories,
+                birth_date=born,
+                platform=platform,
+                work_kind=kind,
+                d=i * 1e-4,
+            )
+        )
     person("非骑手", "A-S", ["registered", "party_member"], birth_date=years_ago(today, 30))
     person("敏感骑手", "A-S", ["gig_worker", "released"], platform="美团", birth_date=years_ago(today, 30))
 
@@ -140,8 +177,9 @@ def test_gig_worker_profile_by_platform_work_kind_age_band_and_party(api_as, peo
     assert response.status_code == 200
     body = response.json()
     expected_bands = Counter(band(age_on(today, p.birth_date) if p.birth_date else None) for p in made)
-    assert body["by_age_band"] == {label: expected_bands.get(label, 0)
-                                   for label in ("<25", "25-34", "35-44", "45-54", "55+", "unknown")}
+    assert body["by_age_band"] == {
+        label: expected_bands.get(label, 0) for label in ("<25", "25-34", "35-44", "45-54", "55+", "unknown")
+    }
     assert body["by_platform"] == Counter(p.platform or "unknown" for p in made)
     assert body["by_work_kind"] == Counter(p.work_kind or "unknown" for p in made)
     assert body["party_members"] == sum("party_member" in p.categories for p in made)

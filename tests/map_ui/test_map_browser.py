@@ -13,8 +13,15 @@ from grid.services import incidents_place
 from tests.factories import AreaFactory, GridFactory, IncidentFactory, StationFactory, UserFactory, box
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extras")
@@ -43,14 +50,30 @@ def territory():
     # An earlier transactional test may have flushed the categories of the data migration (and a
     # serialized_rollback restore collides with the content types that flush re-creates): make ours.
     Category.objects.get_or_create(code="litter", defaults={"name": "乱扔垃圾"})
-    county = AreaFactory(code="610502", name="示范县", level=AdminArea.Level.COUNTY,
-                         boundary=box(109.90, 35.15, 110.00, 35.25))
-    street = AreaFactory(code="610502001", name="城关街道", level=AdminArea.Level.STREET, parent=county,
-                         boundary=box(109.90, 35.15, 110.00, 35.20))
-    mine = AreaFactory(code="610502001001", name="东关社区", level=AdminArea.Level.COMMUNITY, parent=street,
-                       boundary=box(109.90, 35.15, 109.95, 35.20))
-    other = AreaFactory(code="610502001002", name="西关社区", level=AdminArea.Level.COMMUNITY, parent=street,
-                        boundary=box(109.95, 35.15, 110.00, 35.20))
+    county = AreaFactory(
+        code="610502", name="示范县", level=AdminArea.Level.COUNTY, boundary=box(109.90, 35.15, 110.00, 35.25)
+    )
+    street = AreaFactory(
+        code="610502001",
+        name="城关街道",
+        level=AdminArea.Level.STREET,
+        parent=county,
+        boundary=box(109.90, 35.15, 110.00, 35.20),
+    )
+    mine = AreaFactory(
+        code="610502001001",
+        name="东关社区",
+        level=AdminArea.Level.COMMUNITY,
+        parent=street,
+        boundary=box(109.90, 35.15, 109.95, 35.20),
+    )
+    other = AreaFactory(
+        code="610502001002",
+        name="西关社区",
+        level=AdminArea.Level.COMMUNITY,
+        parent=street,
+        boundary=box(109.95, 35.15, 110.00, 35.20),
+    )
     GridFactory(code="G-0001", name="东关一网格", community=mine, boundary=box(109.90, 35.15, 109.925, 35.20))
     GridFactory(code="G-0002", name="东关二网格", community=mine, boundary=box(109.925, 35.15, 109.95, 35.20))
     GridFactory(code="G-0003", name="西关一网格", community=other, boundary=box(109.95, 35.15, 110.00, 35.20))
@@ -78,8 +101,14 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
             context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
             page = context.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("request", lambda request: foreign.append(request.url) if urlsplit(request.url).netloc
-                    not in (urlsplit(live_server.url).netloc, tile_host) else None)
+            page.on(
+                "request",
+                lambda request: (
+                    foreign.append(request.url)
+                    if urlsplit(request.url).netloc not in (urlsplit(live_server.url).netloc, tile_host)
+                    else None
+                ),
+            )
 
             # given a dispatcher who logs in through the login page
             page.goto(f"{live_server.url}/accounts/login/?next=/map/")
@@ -115,8 +144,7 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
     assert errors == []
     assert foreign == []  # nothing but the server itself (and the configured tile server)
     assert status == ""  # no error notice
-    assert [name.strip() for name in layer_names] == [
-        "网格", "街道 / 乡镇", "社区 / 村", "站点（最近 50 个）", "事件"]
+    assert [name.strip() for name in layer_names] == ["网格", "街道 / 乡镇", "社区 / 村", "站点（最近 50 个）", "事件"]
     assert "小哥驿站2" in popup and "距地图中心" in popup
     assert "事件" not in [name.strip() for name in anonymous_layers]
     assert login_link == "/accounts/login/?next=/map/"

@@ -15,8 +15,9 @@ STATIC = re.compile(r"(?:src|href)=\"/static/([^\"]+)\"")
 
 
 def map_config(response) -> dict:
-    match = re.search(r'<script id="map-config" type="application/json">(.*?)</script>',
-                      response.content.decode(), re.S)
+    match = re.search(
+        r'<script id="map-config" type="application/json">(.*?)</script>', response.content.decode(), re.S
+    )
     return json.loads(match.group(1))
 
 
@@ -40,8 +41,12 @@ def test_anonymous_users_get_the_map_without_incidents_and_a_login_link(client, 
     assert 'href="/accounts/login/?next=/map/"' in html
     config = map_config(response)
     assert config["authenticated"] is False
-    assert config["api"] == {"grids": "/api/v1/grids/", "areas": "/api/v1/areas/",
-                             "stationsNearest": "/api/v1/stations/nearest/", "incidents": "/api/v1/incidents/"}
+    assert config["api"] == {
+        "grids": "/api/v1/grids/",
+        "areas": "/api/v1/areas/",
+        "stationsNearest": "/api/v1/stations/nearest/",
+        "incidents": "/api/v1/incidents/",
+    }
 
 
 def test_logged_in_users_get_the_incidents_layer_and_a_logout_button(client, db):
@@ -84,8 +89,7 @@ def test_login_page_logs_in_and_returns_to_the_map(client, db):
     assert page.status_code == 200
     assert_served_locally(page.content.decode())
 
-    response = client.post(reverse("login"), {"username": user.username, "password": "pw-123456",
-                                              "next": "/map/"})
+    response = client.post(reverse("login"), {"username": user.username, "password": "pw-123456", "next": "/map/"})
 
     assert response.status_code == 302 and response["Location"] == "/map/"
     assert client.get(reverse("map")).context["user"] == user

@@ -22,11 +22,18 @@ class Command(BaseCommand):
         parser.add_argument("--layer", required=True, choices=LAYERS)
         parser.add_argument("--preset", choices=sorted(PRESETS), default="")
         parser.add_argument("--mapping", default="", help='JSON {"source column": "field"}, or @file.json')
-        parser.add_argument("--crs", choices=["wgs84", "gcj02", "bd09"], default="",
-                            help="the coordinates' system; default: the file's own, else WGS 84")
+        parser.add_argument(
+            "--crs",
+            choices=["wgs84", "gcj02", "bd09"],
+            default="",
+            help="the coordinates' system; default: the file's own, else WGS 84",
+        )
         parser.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
-        parser.add_argument("--skip-invalid", action="store_true",
-                            help="write the valid rows and skip the others (default: all or nothing)")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="write the valid rows and skip the others (default: all or nothing)",
+        )
         parser.add_argument("--user", default="", help="import as this account (its scope applies)")
 
     def handle(self, *args, **options):
@@ -44,12 +51,20 @@ class Command(BaseCommand):
             user = User.objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"No account {options['user']}")
-        job = ImportJob(created_by=user, layer=options["layer"], original_name=path.name, preset=options["preset"],
-                        mapping=mapping or {}, crs=options["crs"], dry_run=options["dry_run"])
+        job = ImportJob(
+            created_by=user,
+            layer=options["layer"],
+            original_name=path.name,
+            preset=options["preset"],
+            mapping=mapping or {},
+            crs=options["crs"],
+            dry_run=options["dry_run"],
+        )
         with path.open("rb") as handle:
             job.source.save(path.name, File(handle), save=False)
         job.save()
         with tqdm(total=1.0, unit="", bar_format="{l_bar}{bar}| {postfix}", disable=options["verbosity"] == 0) as bar:
+
             def show(j: ImportJob) -> None:
                 bar.n = j.progress
                 bar.set_postfix_str(f"{j.rows_done}/{j.rows_total} rows", refresh=False)
@@ -57,11 +72,14 @@ class Command(BaseCommand):
 
             job = import_run(job=job, skip_invalid=options["skip_invalid"], on_progress=show)
         for entry in job.report:
-            where = ", ".join(p for p in (f"row {entry['row']}" if entry.get("row") else "",
-                                          entry.get("column") or "") if p)
+            where = ", ".join(
+                p for p in (f"row {entry['row']}" if entry.get("row") else "", entry.get("column") or "") if p
+            )
             self.stdout.write(f"{entry.get('level', 'error')}: {where + ': ' if where else ''}{entry['problem']}")
-        summary = (f"job {job.pk} {job.status}: {job.rows_total} rows, {job.created_count} created, "
-                   f"{job.updated_count} updated{' (dry run: nothing written)' if job.dry_run else ''}")
+        summary = (
+            f"job {job.pk} {job.status}: {job.rows_total} rows, {job.created_count} created, "
+            f"{job.updated_count} updated{' (dry run: nothing written)' if job.dry_run else ''}"
+        )
         if job.status == JobStatus.FAILED:
             raise CommandError(summary + (f" - {job.error}" if job.error else ""))
         self.stdout.write(self.style.SUCCESS(summary))
