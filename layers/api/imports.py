@@ -64,7 +64,9 @@ class ImportsApi(APIView):
         def validate_file(self, value):
             suffix = "." + value.name.rsplit(".", 1)[-1].lower() if "." in value.name else ""
             if suffix not in FORMATS:
-                raise serializers.ValidationError(_("Use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg or .geojson."))
+                raise serializers.ValidationError(
+                    _("Use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg, .geojson or .kml.")
+                )
             if value.size > max_bytes():
                 raise serializers.ValidationError(
                     _("The file is %(size).1f MB; imports take at most %(limit).1f MB.")

@@ -36,6 +36,7 @@ from pyogrio import raw
 from grid.access import may_see_sensitive
 from grid.models import User
 from layers import crypto
+from layers.io.readers import FIELD_MAP_NAME  # the importer reads back what the exporter writes
 from layers.models import AuditEntry, ExportJob, JobStatus
 from layers.registry import LAYERS, Attribute, Layer
 from layers.selectors import LayerFilters, layer_rows, layer_visible_to
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 CHUNK = 50_000  # rows per fetch and per write: few enough appends, bounded memory
 FILTER_NAMES = ("area", "bbox", "from", "to", "category", "kind")
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-FIELD_MAP_NAME = "fields.csv"
 
 
 @dataclass(frozen=True)

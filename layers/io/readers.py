@@ -1,7 +1,7 @@
 """Readers of import files: one per format, each giving a `Table` of rows (values by column) and geometries.
 
 Formats: CSV (UTF-8 with or without BOM, else GB18030, the superset of GBK), Excel .xlsx, zipped
-Shapefile, GeoPackage, GeoJSON. A file that cannot be read at all raises `ReadError`, whose message is
+Shapefile, GeoPackage, GeoJSON, KML. A file that cannot be read at all raises `ReadError`, whose message is
 written into the import's report as it stands, so it says what is wrong and what to do.
 
 Text encoding of a Shapefile's .dbf: the .cpg names it when present. Without a .cpg, GDAL would assume
@@ -33,7 +33,10 @@ FORMATS = {
     ".gpkg": "gpkg",
     ".geojson": "geojson",
     ".json": "geojson",
+    ".kml": "kml",
 }
+FIELD_MAP_NAME = "fields.csv"  # written by layers.io.exports into a Shapefile's zip: long name, short name, title
+_FIELD_MAP_HEADER = ["field", "shapefile_field", "title"]
 _GBK_CODEPAGES = {"gbk", "cp936", "936", "gb2312", "gb18030", "ansi 936", "windows-936", "ms936"}
 
 
@@ -68,7 +71,7 @@ def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
     kind = FORMATS.get(suffix)
     if kind is None:
         raise ReadError(
-            _("Unknown file type %(suffix)s: use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg or .geojson.")
+            _("Unknown file type %(suffix)s: use .csv, .xlsx, a zipped Shapefile (.zip), .gpkg, .geojson or .kml.")
             % {"suffix": suffix or "(none)"}
         )
     return {
@@ -77,6 +80,7 @@ def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
         "shapefile": read_shapefile_zip,
         "gpkg": read_gpkg,
         "geojson": read_geojson,
+        "kml": read_kml,
     }[kind](path)
 
 
@@ -250,6 +254,7 @@ def read_shapefile_zip(path: Path) -> Table:
         cpg = archive.read(siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
         dbf_head = archive.open(siblings[".dbf"]).read(32)
         has_prj = ".prj" in siblings
+        field_map = _field_map(archive, names)
     if cpg:
         encoding = "GB18030" if cpg.lower() in _GBK_CODEPAGES else cpg
         notes.append(_("Text encoding %(enc)s, as the .cpg says.") % {"enc": cpg})
@@ -264,7 +269,33 @@ def read_shapefile_zip(path: Path) -> Table:
     table.crs_missing = not has_prj
     if not has_prj:
         table.crs = None
+    if field_map:
+        _rename_columns(table, field_map)
     return table
+
+
+def _field_map(archive: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
+    """Short name → original name, from the fields.csv our exports put beside the Shapefile; {} without one."""
+    member = next((n for n in names if Path(n).name.lower() == FIELD_MAP_NAME), None)
+    if member is None:
+        return {}
+    try:
+        text = archive.read(member).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return {}
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or [c.strip() for c in rows[0][:3]] != _FIELD_MAP_HEADER:
+        return {}  # not ours: left alone, the file imports as before
+    return {row[1].strip().lower(): row[0].strip() for row in rows[1:] if len(row) >= 2 and row[0] and row[1]}
+
+
+def _rename_columns(table: Table, field_map: dict[str, str]) -> None:
+    """The Shapefile's shortened column names back to the original ones, as fields.csv maps them."""
+    renamed = [field_map.get(c.lower(), c) for c in table.columns]
+    if len(set(renamed)) != len(renamed) or renamed == table.columns:
+        return  # a clash would lose a column: keep the names as they are
+    table.columns = renamed
+    table.notes.append(_("Column names restored from %(name)s.") % {"name": FIELD_MAP_NAME})
 
 
 def _redecode(table: Table) -> None:
@@ -338,3 +369,50 @@ def read_gpkg(path: Path) -> Table:
 def read_geojson(path: Path) -> Table:
     # RFC 7946: GeoJSON is WGS 84 longitude/latitude; GDAL reports EPSG:4326 for it.
     return _read_ogr(os.fspath(path))
+
+
+# Placemark properties that GDAL's LIBKML driver (which GDAL prefers to the KML driver when it has both)
+# reports as fields besides Name and description: KML bookkeeping, not the department's data.
+_KML_PLACEMARK_FIELDS = {
+    "id",
+    "timestamp",
+    "begin",
+    "end",
+    "altitudeMode",
+    "tessellate",
+    "extrude",
+    "visibility",
+    "drawOrder",
+    "icon",
+    "snippet",
+}
+
+
+def read_kml(path: Path) -> Table:
+    """KML through GDAL (LIBKML, else KML driver): geometry, the placemark's Name and description, and its fields.
+
+    Our KML exports write the feature's `name` as the placemark's Name; it is read back as `name`.
+    KML is WGS 84 longitude/latitude by definition.
+    """
+    import pyogrio
+
+    try:
+        layers = [name for name, geometry_type in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises its own error classes and OSError for a broken file
+        raise ReadError(_("The file is not a readable KML file: %(exc)s") % {"exc": exc}) from exc
+    if not layers:
+        raise ReadError(_("The KML file holds no layer."))
+    notes = []
+    if len(layers) > 1:
+        notes.append(
+            _("The KML file holds %(n)d folders; the first, %(layer)s, was read.")
+            % {"n": len(layers), "layer": layers[0]}
+        )
+    table = _read_ogr(os.fspath(path), layer=layers[0], notes=notes)
+    keep = [i for i, c in enumerate(table.columns) if c not in _KML_PLACEMARK_FIELDS]
+    if len(keep) < len(table.columns):
+        table.columns = [table.columns[i] for i in keep]
+        table.rows = [[row[i] for i in keep] for row in table.rows]
+    if "name" not in table.columns:
+        table.columns = ["name" if c == "Name" else c for c in table.columns]
+    return table

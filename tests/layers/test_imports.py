@@ -155,6 +155,77 @@ def test_zipped_shapefile_imports_with_or_without_cpg(territory, tmp_path, encod
     assert Thing.objects.get(code="T2").kind == Thing.Kind.STREET_LIGHT
 
 
+def _short_named_shapefile_zip(tmp_path: Path, field_map: str | None) -> bytes:
+    """Things as our Shapefile exports write them: shortened DBF names, fields.csv (when given) beside them."""
+    target = tmp_path / "things.shp"
+    pyogrio.raw.write(
+        target,
+        shapely.to_wkb(shapely.points([[109.92, 35.17], [109.98, 35.23]])),
+        [np.array(v, dtype=object) for v in (["T1", "T2"], ["路口消防栓", "东街路灯"], ["消防栓", "路灯"])],
+        ["thing_cod", "thing_nam", "thing_kin"],
+        driver="ESRI Shapefile",
+        geometry_type="Point",
+        crs="EPSG:4326",
+        encoding="UTF-8",
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for part in tmp_path.glob("things.*"):
+            archive.write(part, part.name)
+        if field_map is not None:
+            archive.writestr("fields.csv", field_map.encode("utf-8-sig"))
+    return buffer.getvalue()
+
+
+def test_shapefile_fields_csv_restores_the_original_column_names(territory, tmp_path):
+    # the header of layers.io.exports' fields.csv: original name, shortened name, title
+    field_map = "field,shapefile_field,title\r\ncode,thing_cod,编码\r\nname,thing_nam,名称\r\nkind,thing_kin,种类\r\n"
+    job = import_run(job=job_for(_short_named_shapefile_zip(tmp_path, field_map), "t.zip", "things"))
+    assert job.status == JobStatus.DONE, job.report
+    assert dict(Thing.objects.values_list("code", "name")) == {"T1": "路口消防栓", "T2": "东街路灯"}
+    assert Thing.objects.get(code="T2").kind == Thing.Kind.STREET_LIGHT
+
+
+@pytest.mark.parametrize("field_map", [None, "a,b,c\r\ncode,thing_cod,x\r\n"], ids=["no fields.csv", "not ours"])
+def test_shapefile_without_our_fields_csv_keeps_its_column_names(territory, tmp_path, field_map):
+    from layers.io.readers import read_table
+
+    path = tmp_path / "t.zip"
+    path.write_bytes(_short_named_shapefile_zip(tmp_path, field_map))
+    assert read_table(path, max_bytes=10**7).columns == ["thing_cod", "thing_nam", "thing_kin"]
+
+
+KML = """<?xml version="1.0" encoding="utf-8" ?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document>
+<Schema name="things" id="things">
+  <SimpleField name="code" type="string"></SimpleField><SimpleField name="kind" type="string"></SimpleField>
+</Schema>
+<Folder><name>things</name>
+{placemarks}
+</Folder></Document></kml>
+"""
+PLACEMARK = """<Placemark><name>{name}</name>
+  <ExtendedData><SchemaData schemaUrl="#things">
+    <SimpleData name="code">{code}</SimpleData><SimpleData name="kind">{kind}</SimpleData>
+  </SchemaData></ExtendedData>
+  <Point><coordinates>{lon},{lat}</coordinates></Point>
+</Placemark>"""
+
+
+def test_kml_imports_with_the_placemark_name_as_name(territory):
+    placemarks = "\n".join(
+        PLACEMARK.format(code=code, name=name, kind=kind, lon=lon, lat=lat)
+        for code, name, kind, lon, lat in [
+            ("T1", "路口消防栓", "消防栓", 109.92, 35.17),
+            ("T2", "东街路灯", "路灯", 109.98, 35.23),
+        ]
+    )
+    job = import_run(job=job_for(KML.format(placemarks=placemarks).encode(), "things.kml", "things"))
+    assert job.status == JobStatus.DONE, job.report
+    assert dict(Thing.objects.values_list("name", "grid__code")) == {"路口消防栓": "G-A-S", "东街路灯": "G-B-N"}
+    assert Thing.objects.get(code="T2").kind == Thing.Kind.STREET_LIGHT
+
+
 def test_geopackage_and_geojson_import(territory, tmp_path):
     gpkg = tmp_path / "orgs.gpkg"
     polygon = shapely.box(109.955, 35.205, 109.965, 35.215)
