@@ -126,7 +126,7 @@ def _masked(name: str, title: str | Promise, encrypted: str, mask: Callable[[str
 
 _PERSON_ATTRIBUTES = (
     _field("id", "ID"),
-    _field("name", _("name")),
+    _field("name", pgettext_lazy("person", "name")),
     _field("gender", _("gender")),
     _field("birth_date", _("birth date")),
     _masked("id_card", _("ID-card number"), "id_card_encrypted", crypto.mask_id_card),

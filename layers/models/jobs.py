@@ -15,7 +15,9 @@ class JobStatus(models.TextChoices):
 
 
 class ImportJob(TimeStampedModel):
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
+    )
     layer = models.CharField(_("layer"), max_length=40)
     source = models.FileField(_("source file"), upload_to="imports/%Y/%m/")
     original_name = models.CharField(_("file name"), max_length=255, blank=True)
@@ -25,10 +27,10 @@ class ImportJob(TimeStampedModel):
     dry_run = models.BooleanField(_("dry run"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1"))
-    rows_total = models.PositiveIntegerField(default=0)
-    rows_done = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(_("rows in the file"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    created_count = models.PositiveIntegerField(_("rows created"), default=0)
+    updated_count = models.PositiveIntegerField(_("rows updated"), default=0)
     report = models.JSONField(
         _("validation report"),
         default=list,
@@ -52,7 +54,9 @@ class ExportJob(TimeStampedModel):
         KML = "kml", _("KML")
         CSV = "csv", _("CSV")
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
+    )
     layer = models.CharField(_("layer"), max_length=40)
     format = models.CharField(_("format"), max_length=8, choices=Format.choices)
     filters = models.JSONField(
@@ -60,7 +64,7 @@ class ExportJob(TimeStampedModel):
     )
     status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.FloatField(_("progress"), default=0.0, help_text=_("0 to 1"))
-    feature_count = models.PositiveIntegerField(default=0)
+    feature_count = models.PositiveIntegerField(_("features"), default=0)
     file = models.FileField(_("file"), upload_to="exports/%Y/%m/", blank=True)
     error = models.TextField(_("error"), blank=True)
     finished = models.DateTimeField(_("finished"), null=True, blank=True)

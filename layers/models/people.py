@@ -69,7 +69,7 @@ class WorkKind(models.TextChoices):
 class Person(TimeStampedModel):
     """A person of the register. ID-card number and phone are stored encrypted, with keyed hashes to search."""
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_card_encrypted = models.TextField(_("ID-card number (encrypted)"), blank=True, editable=False)
