@@ -7,8 +7,6 @@ from grid.models import AdminArea, Grid, Incident, Role, User
 
 # Roles whose scope is a set of administrative areas (and everything below them).
 AREA_ROLES = {Role.DISPATCHER, Role.ADMINISTRATOR, Role.AUDITOR}
-# Roles that may change data in their scope (auditors only read).
-WRITE_ROLES = {Role.GRID_WORKER, Role.DISPATCHER, Role.ADMINISTRATOR}
 
 
 def _area_q(areas: list[AdminArea], *, prefix: str = "") -> Q:
@@ -58,10 +56,6 @@ def grid_scope_q(user: User | AnonymousUser, *, grid_field: str = "grid") -> Q:
 def may_see_sensitive(user: User | AnonymousUser) -> bool:
     """Sensitive categories and unmasked personal fields: accounts given clearance, and superusers."""
     return bool(user.is_authenticated and user.is_active and (user.is_superuser or user.sensitive_clearance))
-
-
-def may_write(user: User | AnonymousUser) -> bool:
-    return bool(user.is_authenticated and user.is_active and (user.is_superuser or user.role in WRITE_ROLES))
 
 
 def grids_for(user: User | AnonymousUser) -> QuerySet[Grid]:

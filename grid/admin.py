@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grid.models import AdminArea, Category, Grid, Incident, Station, User
 from grid.selectors import placement_of
-from grid.services import grid_delete, grid_save, station_save
+from grid.services import grid_save, grids_delete, station_save
 from grid.widgets import GridlineMapWidget
 
 
@@ -95,11 +95,10 @@ class GridAdmin(MapAdmin):
         grid_save(grid=obj)
 
     def delete_model(self, request, obj):
-        grid_delete(grid=obj)
+        grids_delete(grids=Grid.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset):
-        for grid in queryset.order_by("pk"):
-            grid_delete(grid=grid)
+        grids_delete(grids=queryset)
 
 
 class StationAdminForm(forms.ModelForm):

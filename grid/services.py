@@ -5,6 +5,7 @@ import uuid
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from grid.models import AdminArea, Category, Grid, Incident, Station, User
@@ -147,13 +148,16 @@ def grid_save(*, grid: Grid) -> Grid:
     return grid
 
 
-def grid_delete(*, grid: Grid) -> None:
-    """Delete a grid; its incidents and stations lose it and are re-placed (in a neighbour, if any) after commit."""
+def grids_delete(*, grids: QuerySet[Grid]) -> int:
+    """Delete grids; their incidents and stations lose them and are re-placed (in a neighbour, if any) after
+    commit, by one task however many grids went. Returns how many grids were deleted."""
     from grid.tasks import places_refresh_task
 
     with transaction.atomic():
-        grid.delete()  # their grid_id becomes NULL, which makes them targets of the re-placement
+        # their grid_id becomes NULL, which makes them targets of the re-placement
+        deleted = grids.delete()[1].get(Grid._meta.label, 0)
         transaction.on_commit(lambda: places_refresh_task.delay(grid_ids=[]))
+    return deleted
 
 
 def station_save(*, station: Station) -> Station:

@@ -364,7 +364,3 @@ register(
         related=("grid", "parent"),
     )
 )
-
-
-def layer_named(name: str) -> Layer | None:
-    return LAYERS.get(name)

@@ -254,7 +254,7 @@ def test_deleting_a_grid_re_places_its_incidents_and_stations(
     people, spread, territory, django_capture_on_commit_callbacks
 ):
     from grid.models import Station
-    from grid.services import grid_delete, places_refresh, stations_place
+    from grid.services import grids_delete, places_refresh, stations_place
     from tests.factories import StationFactory
 
     station = StationFactory(location=Point(109.92, 35.17, srid=4326))
@@ -262,7 +262,7 @@ def test_deleting_a_grid_re_places_its_incidents_and_stations(
     # A-N grows over A-S's area (allowed once A-S is gone); then A-S is deleted
     a_s, a_n = territory.grids["A-S"], territory.grids["A-N"]
     with django_capture_on_commit_callbacks(execute=True):
-        grid_delete(grid=a_s)
+        grids_delete(grids=Grid.objects.filter(pk=a_s.pk))
     a_n.boundary = box(109.90, 35.15, 109.95, 35.25)
     with django_capture_on_commit_callbacks(execute=False):
         grid_save(grid=a_n)
@@ -276,10 +276,21 @@ def test_deleting_a_grid_re_places_its_incidents_and_stations(
 def test_a_deleted_grid_with_no_neighbour_leaves_no_stale_community(
     people, spread, territory, django_capture_on_commit_callbacks
 ):
-    from grid.services import grid_delete, places_refresh
+    from grid.services import grids_delete, places_refresh
 
     with django_capture_on_commit_callbacks(execute=False):
-        grid_delete(grid=territory.grids["B-N"])
+        grids_delete(grids=Grid.objects.filter(pk=territory.grids["B-N"].pk))
     assert places_refresh(grid_ids=[]) == {"incidents": 1, "stations": 0}
     orphan = Incident.objects.get(pk=spread["B-N"].pk)
     assert (orphan.grid, orphan.community, orphan.street, orphan.county) == (None, None, None, None)
+
+
+def test_deleting_several_grids_queues_one_re_placement(people, spread, territory, django_capture_on_commit_callbacks):
+    from grid.services import grids_delete, places_refresh
+
+    codes = ["G-B-S", "G-B-N"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert grids_delete(grids=Grid.objects.filter(code__in=codes)) == 2
+    assert len(callbacks) == 1
+    assert places_refresh(grid_ids=[]) == {"incidents": 2, "stations": 0}
+    assert not Incident.objects.filter(pk__in=[spread["B-S"].pk, spread["B-N"].pk], community__isnull=False).exists()
