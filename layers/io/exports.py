@@ -36,6 +36,7 @@ from pyogrio import raw
 from grid.access import may_see_sensitive
 from grid.models import User
 from layers import crypto
+from layers.filters import LayerQuerySerializer
 from layers.io.readers import FIELD_MAP_NAME  # the importer reads back what the exporter writes
 from layers.models import AuditEntry, ExportJob, JobStatus
 from layers.registry import LAYERS, Attribute, Layer
@@ -76,10 +77,6 @@ def export_filters_parse(*, layer: Layer, filters: dict, user: User | AnonymousU
     The same rules as the layer endpoints' query (one serializer); errors are a ValidationError keyed by the
     export's own names (`bbox`, not the endpoints' `in_bbox`).
     """
-    # the rules live with the layer endpoints' input; imported here so that a job's filters, re-read by the
-    # worker, are judged exactly as the request that made it was
-    from layers.api.serializers import LayerQuerySerializer
-
     data = {
         ("in_bbox" if name == "bbox" else name): value
         for name, value in filters.items()
