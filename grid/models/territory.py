@@ -1,11 +1,7 @@
-"""The territory (administrative areas, grids), the stations that serve gig workers, and incidents."""
-
-import datetime as dt
+"""The territory: accounts and their roles, administrative areas and grids."""
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.gis.db import models
-from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db.models import CheckConstraint, Q
 from django.utils import timezone
@@ -46,6 +42,11 @@ class User(AbstractUser):
         _("sensitive clearance"),
         default=False,
         help_text=_("May see sensitive categories and unmasked ID-card numbers and phones (each read is audited)."),
+    )
+    volunteer = models.BooleanField(
+        _("volunteer"),
+        default=False,
+        help_text=_("May claim service requests opened to volunteers near them (党员接单)."),
     )
 
     class Meta:
@@ -166,170 +167,3 @@ class Grid(TimeStampedModel):
                     % {"code": overlapping.code, "name": overlapping.name}
                 }
             )
-
-
-class Station(TimeStampedModel):
-    """A place that serves gig workers: a courier station, a worker hub, a party-and-mass centre."""
-
-    class Kind(models.TextChoices):
-        COURIER_STATION = "courier_station", _("courier station (小哥驿站)")
-        WORKER_HUB = "worker_hub", _("outdoor worker hub")
-        PARTY_MASS_CENTRE = "party_mass_centre", _("party-and-mass service centre")
-
-    class Amenity(models.TextChoices):
-        WATER = "water", _("drinking water")
-        CHARGING = "charging", _("charging")
-        RESTROOM = "restroom", _("restroom")
-        MICROWAVE = "microwave", _("microwave")
-        REST_SEATS = "rest_seats", _("rest seats")
-        FIRST_AID = "first_aid", _("first aid kit")
-        WIFI = "wifi", _("Wi-Fi")
-        AIR_CONDITIONING = "air_conditioning", _("air conditioning")
-        UMBRELLA = "umbrella", _("umbrella lending")
-        REPAIR = "repair", _("repair tools")
-
-    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices, db_index=True)
-    name = models.CharField(_("name"), max_length=200)
-    address = models.CharField(_("address"), max_length=300, blank=True)
-    # geography: "within N metres" and KNN distances are in metres on the spheroid.
-    location = models.PointField(_("location"), srid=4326, geography=True)
-    amenities = ArrayField(
-        models.CharField(max_length=24, choices=Amenity.choices), default=list, blank=True, verbose_name=_("amenities")
-    )
-    opening_hours = models.JSONField(
-        _("weekly opening hours"),
-        default=dict,
-        blank=True,
-        help_text=_(
-            '{"mon": [["08:00", "20:00"]], …, "sun": []}; a missing day is closed; ["00:00", "24:00"] is all day.'
-        ),
-    )
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
-    organization_name = models.CharField(_("owning organization"), max_length=200, blank=True)
-    grid = models.ForeignKey(
-        Grid,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="stations",
-        verbose_name=_("grid"),
-        editable=False,
-    )
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = _("station")
-        verbose_name_plural = _("stations")
-        indexes = [GinIndex(fields=["amenities"], name="grid_station_amenities_gin")]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def clean(self) -> None:
-        from grid.opening_hours import validate_opening_hours
-
-        validate_opening_hours(self.opening_hours)
-        unknown = set(self.amenities) - set(Station.Amenity.values)
-        if unknown:
-            raise ValidationError(
-                {"amenities": _("Unknown amenities: %(names)s") % {"names": ", ".join(sorted(unknown))}}
-            )
-
-    def is_open_at(self, moment: dt.datetime) -> bool:
-        from grid.opening_hours import is_open_at
-
-        return is_open_at(self.opening_hours, moment)
-
-
-class Category(TimeStampedModel):
-    """An incident category. Categories are data: a tree editable in the admin."""
-
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    name_en = models.CharField(_("English name"), max_length=100, blank=True)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
-    )
-    active = models.BooleanField(_("active"), default=True)
-    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
-
-    class Meta:
-        ordering = ["sort_order", "code"]
-        verbose_name = _("incident category")
-        verbose_name_plural = _("incident categories")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Incident(TimeStampedModel):
-    """A report at a point. Its grid, community, street and county follow from the point."""
-
-    class Status(models.TextChoices):
-        REPORTED = "reported", _("reported")
-
-    client_uuid = models.UUIDField(
-        _("client UUID"), unique=True, help_text=_("Made by the reporting device; a resend with it creates nothing.")
-    )
-    category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("category")
-    )
-    note = models.TextField(_("note"), blank=True, max_length=2000)
-    # geometry (not geography): point-in-polygon against grid boundaries; metres via geography casts.
-    location = models.PointField(_("location"), srid=4326)
-    reporter = models.ForeignKey(
-        User,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="reported_incidents",
-        verbose_name=_("reporter"),
-    )
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.REPORTED, db_index=True
-    )
-    grid = models.ForeignKey(
-        Grid,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="incidents",
-        verbose_name=_("grid"),
-        editable=False,
-    )
-    community = models.ForeignKey(
-        AdminArea,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("community"),
-        editable=False,
-    )
-    street = models.ForeignKey(
-        AdminArea,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("street / town"),
-        editable=False,
-    )
-    county = models.ForeignKey(
-        AdminArea,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("county"),
-        editable=False,
-    )
-
-    class Meta:
-        ordering = ["-created", "-id"]
-        verbose_name = _("incident")
-        verbose_name_plural = _("incidents")
-        indexes = [models.Index(fields=["community", "status"], name="grid_incident_comm_status")]
-
-    def __str__(self) -> str:
-        return f"#{self.pk} {self.category}"
