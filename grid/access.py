@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
-from grid.models import AdminArea, Grid, Incident, Role, User
+from grid.models import AdminArea, Grid, HandlingUnit, Incident, Role, User
 
 # Roles whose scope is a set of administrative areas (and everything below them).
 AREA_ROLES = {Role.DISPATCHER, Role.ADMINISTRATOR, Role.AUDITOR}
@@ -31,14 +31,19 @@ def incidents_for(user: User | AnonymousUser, queryset: QuerySet[Incident] | Non
     """The incidents `user` may see: the one scoping function for incidents.
 
     Anonymous users see none; grid workers their grids' and their own reports; dispatchers,
-    administrators and auditors their areas'; gig workers and residents only what they reported.
+    administrators and auditors their areas'; gig workers and residents only what they reported. Everybody
+    also sees what is assigned to them (a claimed service request) and what their handling unit handles.
     """
     qs = Incident.objects.all() if queryset is None else queryset
     if not user.is_authenticated or not user.is_active:
         return qs.none()
     if user.is_superuser:
         return qs
-    own = Q(reporter_id=user.pk)
+    own = (
+        Q(reporter_id=user.pk)
+        | Q(assignee_id=user.pk)
+        | Q(handling_unit_id__in=HandlingUnit.objects.filter(members=user).values("pk"))
+    )
     if user.role == Role.GRID_WORKER:
         return qs.filter(own | Q(grid__in=user.grids.all()))
     if user.role in AREA_ROLES:

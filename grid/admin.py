@@ -16,9 +16,9 @@ from django.db import connection
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from grid.models import AdminArea, Category, Grid, Incident, Station, User
+from grid.models import AdminArea, Category, Grid, HandlingUnit, Incident, IncidentEvent, RoutingRule, Station, User
 from grid.selectors import placement_of
-from grid.services import grid_save, grids_delete, station_save
+from grid.services import grid_save, grids_delete, incident_report, station_save
 from grid.widgets import GridlineMapWidget
 
 
@@ -129,8 +129,25 @@ class StationAdmin(MapAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "name_en", "parent", "active", "sort_order")
-    list_editable = ("active", "sort_order")
+    list_display = (
+        "code",
+        "name",
+        "parent",
+        "accept_minutes",
+        "resolve_minutes",
+        "escalate_after_minutes",
+        "duplicate_radius_m",
+        "active",
+        "sort_order",
+    )
+    list_editable = (
+        "accept_minutes",
+        "resolve_minutes",
+        "escalate_after_minutes",
+        "duplicate_radius_m",
+        "active",
+        "sort_order",
+    )
     list_filter = ("active",)
     search_fields = ("code", "name", "name_en")
     list_select_related = ("parent",)
@@ -140,7 +157,7 @@ class CategoryAdmin(admin.ModelAdmin):
 class IncidentAdminForm(forms.ModelForm):
     class Meta:
         model = Incident
-        fields = ["client_uuid", "category", "status", "location", "note", "reporter"]
+        fields = ["client_uuid", "kind", "category", "location", "note", "reporter"]
 
     def clean_location(self):
         location = self.cleaned_data["location"]
@@ -150,17 +167,47 @@ class IncidentAdminForm(forms.ModelForm):
         return location
 
 
+class IncidentEventInline(admin.TabularInline):
+    model = IncidentEvent
+    fields = ("at", "action", "from_status", "to_status", "actor", "note", "data")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # the timeline is written by the workflow, never by hand
+
+
 @admin.register(Incident)
 class IncidentAdmin(MapAdmin):
     form = IncidentAdminForm
-    list_display = ("id", "category", "status", "grid", "created")
-    list_filter = ("status", "category", "created")
+    list_display = ("id", "category", "kind", "status", "assignee", "deadline", "grid", "created")
+    list_filter = ("status", "kind", "warning", "category", "created")
     search_fields = ("note",)
     date_hierarchy = "created"
     autocomplete_fields = ("reporter",)
-    list_select_related = ("category", "grid")
-    # Derived from the point (grid, community, street, county) or set by the system.
-    readonly_fields = ("grid", "community", "street", "county", "created", "modified")
+    list_select_related = ("category", "grid", "assignee")
+    inlines = [IncidentEventInline]
+    # Derived from the point, or moved by the workflow (transitions go through the API, which writes the timeline).
+    readonly_fields = (
+        "status",
+        "grid",
+        "community",
+        "street",
+        "county",
+        "handling_area",
+        "handling_unit",
+        "assignee",
+        "deadline",
+        "warning",
+        "escalations",
+        "duplicate_of",
+        "rating",
+        "feedback",
+        "created",
+        "modified",
+    )
 
     def get_changeform_initial_data(self, request):
         # A report from a phone brings its own client_uuid; one entered here gets a fresh one.
@@ -168,7 +215,19 @@ class IncidentAdmin(MapAdmin):
         return {**initial, **super().get_changeform_initial_data(request)}
 
     def save_model(self, request, obj, form, change):
-        if not change or "location" in form.changed_data:
+        if not change:  # a report entered here is a report like any other: deadline, timeline, routing
+            incident, _created = incident_report(
+                reporter=obj.reporter,
+                location=obj.location,
+                category=obj.category,
+                client_uuid=obj.client_uuid,
+                note=obj.note,
+                kind=obj.kind,
+            )
+            obj.pk = incident.pk
+            obj.refresh_from_db()
+            return
+        if "location" in form.changed_data:
             placement = placement_of(point=obj.location)
             obj.grid, obj.community, obj.street, obj.county = (
                 placement.grid,
@@ -179,10 +238,31 @@ class IncidentAdmin(MapAdmin):
         super().save_model(request, obj, form, change)
 
 
+@admin.register(HandlingUnit)
+class HandlingUnitAdmin(admin.ModelAdmin):
+    list_display = ("name", "area", "active")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    autocomplete_fields = ("area", "members")
+    readonly_fields = ("created", "modified")
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ("area", "category", "unit", "active")
+    list_filter = ("active", "category")
+    autocomplete_fields = ("area", "unit")
+    list_select_related = ("area", "category", "unit")
+    readonly_fields = ("created", "modified")
+
+
 @admin.register(User)
 class GridlineUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, (_("Access scope"), {"fields": ("role", "areas", "phone")}))
-    add_fieldsets = (*UserAdmin.add_fieldsets, (_("Access scope"), {"fields": ("role", "areas", "phone")}))
+    fieldsets = (*UserAdmin.fieldsets, (_("Access scope"), {"fields": ("role", "areas", "phone", "volunteer")}))
+    add_fieldsets = (
+        *UserAdmin.add_fieldsets,
+        (_("Access scope"), {"fields": ("role", "areas", "phone", "volunteer")}),
+    )
     list_display = (*UserAdmin.list_display, "role")
     list_filter = ("role", *UserAdmin.list_filter)
     search_fields = (*UserAdmin.search_fields, "phone")

@@ -8,7 +8,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 
-from grid.models import AdminArea, Category, Grid
+from grid.models import AdminArea, Category, Grid, Incident
 from grid.opening_hours import local_day_and_time
 
 
@@ -189,3 +189,33 @@ def stations_nearest(*, point: Point, limit: int = 5, **filters) -> list[dict]:
     """The same search as a list of GeoJSON features, for Python callers."""
     text = stations_nearest_geojson(lon=point.x, lat=point.y, limit=limit, **filters)
     return json.loads(text)["features"]
+
+
+def incidents_possible_duplicates(*, incident: Incident, days: int = 30, limit: int = 10) -> list[dict]:
+    """Open incidents of the same category within the category's duplicate radius (true distance in metres),
+    reported in the last `days` days, nearest first."""
+    since = incident.created - dt.timedelta(days=days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.id, i.status, i.created, i.note,
+                   ST_Distance(i.location::geography, me.location::geography) AS distance_m
+            FROM grid_incident i, grid_incident me
+            WHERE me.id = %(id)s AND i.id <> me.id AND i.category_id = me.category_id
+              AND i.status = ANY(%(open)s) AND i.created >= %(since)s
+              AND ST_DWithin(i.location::geography, me.location::geography, %(radius)s)
+            ORDER BY distance_m, i.id
+            LIMIT %(limit)s
+            """,
+            {
+                "id": incident.pk,
+                "open": [str(s) for s in Incident.OPEN_STATUSES],
+                "since": since,
+                "radius": incident.category.duplicate_radius_m,
+                "limit": limit,
+            },
+        )
+        return [
+            {"id": pk, "status": status, "created": created, "note": note, "distance_m": round(distance, 1)}
+            for pk, status, created, note, distance in cursor.fetchall()
+        ]

@@ -94,6 +94,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# A request that cannot reach the broker gives up quickly: what it wanted enqueued is saved, and a sweep does it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BEAT_SCHEDULE = {
+    "incidents-sweep": {"task": "grid.tasks.incidents_sweep_task", "schedule": 60.0},
+    "incidents-route-unrouted": {"task": "grid.tasks.incidents_route_unrouted_task", "schedule": 60.0},
+    "webhooks-retry-due": {"task": "grid.webhooks.webhooks_retry_due_task", "schedule": 60.0},
+}
+
+# Signed webhooks for every incident state change (grid/webhooks.py): POSTed to each URL, signed with the
+# secret (required when URLs are set), retried with backoff up to WEBHOOK_MAX_ATTEMPTS tries.
+WEBHOOK_URLS = env.list("WEBHOOK_URLS", default=[])
+WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -152,6 +166,7 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 FIELD_HASH_KEY = env("FIELD_HASH_KEY", default="")
 # Imported files larger than this are refused with a report before they are read.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+WORKER_POSITION_MAX_AGE_MINUTES = env.int("WORKER_POSITION_MAX_AGE_MINUTES", default=30)  # dispatch candidates
 
 # gis.W001: Debian bookworm's GDAL 3.6 cannot block file and network access from spatial reference
 # definitions (GDAL >= 3.9 can). No user-supplied SRS reaches GDAL here: the API accepts only the

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Start (or restart) the web server and the Celery worker in the background; `stop` stops them.
+# Start (or restart) the web server, the Celery worker and Celery beat in the background; `stop` stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var/run var/log
 PORT="${PORT:-8000}"
 WEB_PID=var/run/web.pid
 WORKER_PID=var/run/worker.pid
+BEAT_PID=var/run/beat.pid
 
 stop_one() {
   local pidfile=$1 pid
@@ -19,13 +20,16 @@ stop_one() {
 
 case "${1:-start}" in
   stop)
-    stop_one "$WEB_PID"; stop_one "$WORKER_PID"; echo "Gridline stopped." ;;
+    stop_one "$WEB_PID"; stop_one "$WORKER_PID"; stop_one "$BEAT_PID"; echo "Gridline stopped." ;;
   start)
-    stop_one "$WEB_PID"; stop_one "$WORKER_PID"
+    stop_one "$WEB_PID"; stop_one "$WORKER_PID"; stop_one "$BEAT_PID"
     .venv/bin/gunicorn project.wsgi:application --bind "0.0.0.0:${PORT}" --workers "${WEB_WORKERS:-3}" \
       --pid "$WEB_PID" --daemon --access-logfile var/log/web-access.log --error-logfile var/log/web.log
     .venv/bin/celery -A project worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" \
       --pidfile "$WORKER_PID" --logfile var/log/worker.log --detach
+    # beat: the minute sweeps (deadline warnings and escalation, unrouted reports, due webhooks)
+    .venv/bin/celery -A project beat --loglevel INFO --schedule var/run/celerybeat-schedule \
+      --pidfile "$BEAT_PID" --logfile var/log/beat.log --detach
     for _ in $(seq 1 50); do
       curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1 && break; sleep 0.2
     done

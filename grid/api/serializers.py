@@ -1,8 +1,9 @@
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from grid.models import AdminArea, Category, Grid, Incident
+from grid.models import AdminArea, Category, Grid, Incident, IncidentEvent, Notification
 
 
 class AreaRefSerializer(serializers.ModelSerializer):
@@ -54,6 +55,10 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
     street = AreaRefSerializer(read_only=True)
     county = AreaRefSerializer(read_only=True)
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    handling_area = AreaRefSerializer(read_only=True)
+    handling_unit = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    warning = serializers.SerializerMethodField(help_text="live level: green, yellow (≥75% of the deadline used), red")
 
     class Meta:
         model = Incident
@@ -61,14 +66,51 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
         fields = [
             "id",
             "client_uuid",
+            "kind",
             "category",
             "category_name",
             "note",
             "status",
+            "warning",
+            "deadline",
             "created",
             "reporter",
+            "assignee",
             "grid",
             "community",
             "street",
             "county",
+            "handling_area",
+            "handling_unit",
+            "escalations",
+            "open_to_volunteers",
+            "duplicate_of",
+            "accepted_at",
+            "resolved_at",
+            "closed_at",
+            "rating",
+            "version",
         ]
+
+    def get_warning(self, incident: Incident) -> str:
+        return incident.warning_at(self.context.get("now") or timezone.now())
+
+
+class IncidentEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    photos = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IncidentEvent
+        fields = ["id", "action", "from_status", "to_status", "actor", "at", "note", "data", "photos"]
+
+    def get_photos(self, event: IncidentEvent) -> list[dict]:
+        from grid.api.photos import IncidentPhotoSerializer
+
+        return IncidentPhotoSerializer(event.photos.all(), many=True, context=self.context).data
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "incident", "kind", "message", "created", "read_at"]

@@ -2,6 +2,8 @@
 
 import re
 
+from django.contrib.gis.geos import Point
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,8 +30,15 @@ from grid.api.serializers import (
 )
 from grid.crs import CRS, to_wgs84
 from grid.models import AdminArea, Category, Grid, Incident, Role, Station
-from grid.selectors import categories_active, placement_of, stations_nearest_geojson
+from grid.photos import photos_decode
+from grid.selectors import (
+    categories_active,
+    incidents_possible_duplicates,
+    placement_of,
+    stations_nearest_geojson,
+)
 from grid.services import ClientUUIDConflict, incident_report
+from grid.services.incidents import live_warning
 
 
 class Pagination(GeoJsonPagination):
@@ -188,47 +197,98 @@ class GridListApi(generics.ListAPIView):
 
 
 class IncidentFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=Incident.Status.choices)
+    status = filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    kind = filters.ChoiceFilter(choices=Incident.Kind.choices)
     category = filters.ModelChoiceFilter(queryset=Category.objects.all(), to_field_name="code")
+    warning = filters.ChoiceFilter(choices=Incident.Warning.choices, method="filter_warning")
+    area = filters.ModelChoiceFilter(
+        queryset=AdminArea.objects.all(), to_field_name="code", method="filter_area", label=_("area code")
+    )
+    assignee = filters.CharFilter(method="filter_assignee", help_text=_("a username, or “me”"))
+    created_from = filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte", label=_("created from"))
+    created_to = filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt", label=_("created before"))
 
     class Meta:
         model = Incident
-        fields = ["status", "category"]
+        fields = ["status", "kind", "category", "warning", "area", "assignee", "created_from", "created_to"]
+
+    def filter_warning(self, queryset, name, value):
+        return queryset.annotate(live_warning=live_warning(timezone.now())).filter(
+            status__in=Incident.OPEN_STATUSES, live_warning=value
+        )
+
+    def filter_area(self, queryset, name, area):
+        field = {AdminArea.Level.COMMUNITY: "community", AdminArea.Level.STREET: "street"}.get(area.level, "county")
+        if area.level < AdminArea.Level.COUNTY:
+            return queryset.filter(Q(county__parent=area) | Q(county__parent__parent=area))
+        return queryset.filter(**{field: area})
+
+    def filter_assignee(self, queryset, name, value):
+        return queryset.filter(assignee__username=self.request.user.username if value == "me" else value)
+
+
+class ReportInputSerializer(LocatedInputSerializer):
+    """A report: location (lon/lat or GeoJSON, or else the first photo's EXIF GPS), category, note, client_uuid."""
+
+    category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.filter(active=True))
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    client_uuid = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=Incident.Kind.choices, default=Incident.Kind.REPORT)
+
+    def validate(self, attrs):
+        if not ({"lon", "lat", "location"} & attrs.keys()):
+            gps = next((p.gps for p in self.context.get("photos", ()) if p.gps), None)
+            if gps is not None:  # already WGS 84: the photo's datum was converted when it was read
+                attrs.pop("crs", None)
+                attrs["location"] = Point(*gps, srid=4326)
+                return attrs
+        return super().validate(attrs)
 
 
 class IncidentsApi(generics.ListAPIView):
-    """GET: the incidents in the caller's scope. POST: report one (idempotent by client_uuid)."""
+    """GET: the incidents in the caller's scope (filters: status, kind, category, warning, area, assignee, dates).
+    POST: report one (idempotent by client_uuid); multipart with `photos` files (up to 9)."""
 
     serializer_class = IncidentFeatureSerializer
     filter_backends = [filters.DjangoFilterBackend, InBBoxFilter]
     filterset_class = IncidentFilter
     bbox_filter_field = "location"
     pagination_class = Pagination
-
-    class InputSerializer(LocatedInputSerializer):
-        category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.filter(active=True))
-        note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-        client_uuid = serializers.UUIDField()
+    InputSerializer = ReportInputSerializer
 
     def get_queryset(self):
         return incidents_for(self.request.user).select_related(
-            "category", "grid", "community", "street", "county", "reporter"
+            "category",
+            "grid",
+            "community",
+            "street",
+            "county",
+            "reporter",
+            "assignee",
+            "handling_area",
+            "handling_unit",
         )
 
-    @extend_schema(request=InputSerializer, responses={201: IncidentFeatureSerializer, 200: IncidentFeatureSerializer})
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(request=ReportInputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request):
+        from grid.api.workflow import incident_detail, incident_in_scope
+
         if request.user.role == Role.AUDITOR and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
-        data = self.InputSerializer(data=request.data)
+        photos = photos_decode(request.FILES.getlist("photos")) if request.FILES else []
+        data = self.InputSerializer(data=request.data, context={"photos": photos})
         data.is_valid(raise_exception=True)
         try:
-            incident, created = incident_report(reporter=request.user, **data.validated_data)
+            incident, created = incident_report(reporter=request.user, photos=photos, **data.validated_data)
         except ClientUUIDConflict as conflict:
             raise Conflict({"client_uuid": [_("This client_uuid belongs to another account's report.")]}) from conflict
-        incident = self.get_queryset().get(pk=incident.pk)
-        return Response(
-            IncidentFeatureSerializer(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        body = incident_detail(incident_in_scope(request.user, incident.pk), request)
+        # the reporter is told of open reports nearby of the same kind, whatever his role
+        body["properties"].setdefault("possible_duplicates", incidents_possible_duplicates(incident=incident))
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class CategoryListApi(APIView):

@@ -119,7 +119,9 @@ class Incident(TimeStampedModel):
     client_uuid = models.UUIDField(
         _("client UUID"), unique=True, help_text=_("Made by the reporting device; a resend with it creates nothing.")
     )
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.REPORT, db_index=True)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=Kind.choices, default=Kind.REPORT, db_default=Kind.REPORT, db_index=True
+    )
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("category")
     )
@@ -202,7 +204,7 @@ class Incident(TimeStampedModel):
         verbose_name=_("assignee"),
         editable=False,
     )
-    open_to_volunteers = models.BooleanField(_("open to volunteers"), default=False, editable=False)
+    open_to_volunteers = models.BooleanField(_("open to volunteers"), default=False, db_default=False, editable=False)
     duplicate_of = models.ForeignKey(
         "self",
         null=True,
@@ -219,17 +221,23 @@ class Incident(TimeStampedModel):
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True, editable=False, db_index=True)
     # The level last notified by the sweep, and since when; the live level is `warning_at(now)`.
     warning = models.CharField(
-        _("warning level notified"), max_length=6, choices=Warning.choices, default=Warning.GREEN, editable=False
+        _("warning level notified"),
+        max_length=6,
+        choices=Warning.choices,
+        default=Warning.GREEN,
+        db_default=Warning.GREEN,
+        editable=False,
     )
     warning_since = models.DateTimeField(_("warning level since"), null=True, blank=True, editable=False)
-    escalations = models.PositiveSmallIntegerField(_("escalations"), default=0, editable=False)
+    escalations = models.PositiveSmallIntegerField(_("escalations"), default=0, db_default=0, editable=False)
     accepted_at = models.DateTimeField(_("first accepted"), null=True, blank=True, editable=False)
     resolved_at = models.DateTimeField(_("last resolved"), null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True, editable=False)
     rating = models.PositiveSmallIntegerField(_("reporter's rating"), null=True, blank=True, editable=False)
     feedback = models.TextField(_("reporter's comment"), blank=True, max_length=2000, editable=False)
+    # (db_default: rows loaded with COPY or raw SQL get the same values as rows saved by Django.)
     # Bumped by every transition: a client may send the version it saw and be refused (409) if stale.
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
 
     OPEN_STATUSES = (Status.REPORTED, Status.REOPENED, Status.ACCEPTED, Status.DISPATCHED, Status.IN_PROGRESS)
 
@@ -374,7 +382,5 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = _("webhook deliveries")
         constraints = [UniqueConstraint(fields=["event", "url"], name="grid_webhookdelivery_once_per_url")]
         indexes = [
-            models.Index(
-                fields=["next_attempt_at"], condition=Q(status="pending"), name="grid_webhookdelivery_pending"
-            )
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="grid_webhookdelivery_pending")
         ]

@@ -1,10 +1,20 @@
 """Writes of grid: the territory and stations (territory.py), incidents and their workflow (incidents.py)."""
 
-from grid.services.territory import (
+from grid.services.incidents import (
     ClientUUIDConflict,
+    TransitionDenied,
+    TransitionInput,
+    TransitionRefused,
+    incident_feedback,
+    incident_report,
+    incident_route,
+    incident_transition,
+    incidents_route_unrouted,
+    incidents_sweep,
+)
+from grid.services.territory import (
     grid_save,
     grids_delete,
-    incident_report,
     incidents_place,
     places_refresh,
     station_save,
@@ -13,10 +23,18 @@ from grid.services.territory import (
 
 __all__ = [
     "ClientUUIDConflict",
+    "TransitionDenied",
+    "TransitionInput",
+    "TransitionRefused",
     "grid_save",
     "grids_delete",
+    "incident_feedback",
     "incident_report",
+    "incident_route",
+    "incident_transition",
     "incidents_place",
+    "incidents_route_unrouted",
+    "incidents_sweep",
     "places_refresh",
     "station_save",
     "stations_place",

@@ -1,51 +1,11 @@
-"""Writes to the territory, stations and incidents."""
-
-import uuid
+"""Writes to the territory and stations, and the re-placement of what lies in changed grids."""
 
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 
-from grid.models import AdminArea, Category, Grid, Incident, Station, User
-from grid.selectors import grid_containing, placement_of
-
-
-class ClientUUIDConflict(Exception):
-    """A client_uuid that another account already used: never hand that record out."""
-
-
-def incident_report(
-    *, reporter: User | None, location: Point, category: Category, client_uuid: uuid.UUID, note: str = ""
-) -> tuple[Incident, bool]:
-    """Record a report once, in the grid that covers its point. Returns (incident, created)."""
-    existing = Incident.objects.filter(client_uuid=client_uuid).first()
-    if existing is None:
-        placement = placement_of(point=location)
-        if placement.grid is None:
-            raise ValidationError({"location": _("This point lies outside every grid of the territory.")})
-        try:
-            with transaction.atomic():
-                incident = Incident.objects.create(
-                    client_uuid=client_uuid,
-                    reporter=reporter,
-                    location=location,
-                    category=category,
-                    note=note,
-                    grid=placement.grid,
-                    community=placement.community,
-                    street=placement.street,
-                    county=placement.county,
-                )
-            return incident, True
-        except IntegrityError:
-            # A concurrent resend of the same report won the race: fall through and return its record.
-            existing = Incident.objects.get(client_uuid=client_uuid)
-    if existing.reporter_id != (reporter.pk if reporter else None):
-        raise ClientUUIDConflict(client_uuid)
-    return existing, False
-
+from grid.models import AdminArea, Grid, Station
+from grid.selectors import grid_containing
 
 # Re-derive placement of the rows in (or formerly in) some grids. A row is a target when every row is,
 # when it has no grid (its grid was deleted, or it lay outside before), when its grid is one of the

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.gis.geos import MultiPolygon, Point
 from django.urls import reverse
 
-from grid.models import AdminArea, Category, Grid, Incident, Station, User
+from grid.models import AdminArea, Category, Grid, HandlingUnit, Incident, RoutingRule, Station, User
 from grid.services import incidents_place
 from tests.factories import AreaFactory, GridFactory, IncidentFactory, StationFactory, box
 
@@ -38,7 +38,9 @@ def place_now(monkeypatch):
     )
 
 
-@pytest.mark.parametrize("model", ["adminarea", "grid", "station", "incident", "category", "user"])
+@pytest.mark.parametrize(
+    "model", ["adminarea", "grid", "station", "incident", "category", "user", "handlingunit", "routingrule"]
+)
 def test_add_pages_render_without_anything_from_outside(admin_client, community, model):
     response = admin_client.get(reverse(f"admin:grid_{model}_add"))
 
@@ -163,6 +165,8 @@ def test_moving_an_incident_in_the_admin_re_derives_its_grid(admin_client, commu
     data = {k: ("" if v is None else v) for k, v in data.items()}
 
     data["location"] = as_widget_value(Point(109.94, 35.17, srid=4326))
+    # the read-only timeline inline still posts its management form
+    data.update({"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
     response = admin_client.post(url, data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -170,19 +174,46 @@ def test_moving_an_incident_in_the_admin_re_derives_its_grid(admin_client, commu
     assert incident.grid == east
 
 
+def test_an_incident_added_in_the_admin_is_reported_like_any_other(admin_client, community):
+    GridFactory(code="G-WEST", community=community, boundary=box(109.90, 35.15, 109.95, 35.20))
+    url = reverse("admin:grid_incident_add")
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    data.update(
+        {
+            "category": Category.objects.get(code="litter").pk,
+            "kind": "report",
+            "note": "电话反映",
+            "location": as_widget_value(Point(109.91, 35.17, srid=4326)),
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
+        }
+    )
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    incident = Incident.objects.get(note="电话反映")
+    assert incident.grid.code == "G-WEST" and incident.deadline is not None
+    assert list(incident.events.values_list("action", flat=True)) == ["report"]
+
+
 def test_user_admin_edits_role_areas_and_phone(admin_client, community):
     html = admin_client.get(reverse("admin:grid_user_add")).content.decode()
 
-    for field in ("role", "areas", "phone"):
+    for field in ("role", "areas", "phone", "volunteer"):
         assert f'name="{field}"' in html
 
 
-@pytest.mark.parametrize("model", ["adminarea", "grid", "station", "incident", "category", "user"])
+@pytest.mark.parametrize(
+    "model", ["adminarea", "grid", "station", "incident", "category", "user", "handlingunit", "routingrule"]
+)
 def test_change_lists_and_change_pages_render(admin_client, community, model):
     grid = GridFactory(community=community, boundary=box(109.90, 35.15, 109.925, 35.20))
     IncidentFactory(location=Point(109.91, 35.17, srid=4326))
     incidents_place()
     StationFactory(location=Point(109.91, 35.18, srid=4326))
+    unit = HandlingUnit.objects.create(name="环卫所", area=community)
+    RoutingRule.objects.create(area=community, category=Category.objects.get(code="litter"), unit=unit)
     model_class = {
         "adminarea": AdminArea,
         "grid": Grid,
@@ -190,6 +221,8 @@ def test_change_lists_and_change_pages_render(admin_client, community, model):
         "incident": Incident,
         "category": Category,
         "user": User,
+        "handlingunit": HandlingUnit,
+        "routingrule": RoutingRule,
     }[model]
     obj = grid if model == "grid" else model_class.objects.order_by("pk").first()
 
