@@ -17,6 +17,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name='incident',
+            name='feedback',
+            field=models.TextField(blank=True, db_default='', default='', editable=False, max_length=2000, verbose_name="reporter's comment"),
+        ),
+        migrations.AlterField(
+            model_name='incident',
             name='kind',
             field=models.CharField(choices=[('report', 'report (民情上报)'), ('request', 'service request (群众点单)')], db_default='report', db_index=True, default='report', max_length=10, verbose_name='kind'),
         ),

@@ -234,7 +234,9 @@ class Incident(TimeStampedModel):
     resolved_at = models.DateTimeField(_("last resolved"), null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True, editable=False)
     rating = models.PositiveSmallIntegerField(_("reporter's rating"), null=True, blank=True, editable=False)
-    feedback = models.TextField(_("reporter's comment"), blank=True, max_length=2000, editable=False)
+    feedback = models.TextField(
+        _("reporter's comment"), blank=True, max_length=2000, default="", db_default="", editable=False
+    )
     # (db_default: rows loaded with COPY or raw SQL get the same values as rows saved by Django.)
     # Bumped by every transition: a client may send the version it saw and be refused (409) if stale.
     version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
