@@ -137,14 +137,14 @@ class IncidentTimelineApi(APIView):
 class IncidentFeedbackApi(APIView):
     """The reporter's rating (1–5) and comment: closes a resolved case; once per case."""
 
-    class InputSerializer(serializers.Serializer):
+    class FeedbackInputSerializer(serializers.Serializer):
         rating = serializers.IntegerField(min_value=1, max_value=5)
         comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=FeedbackInputSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, pk: int):
         incident_in_scope(request.user, pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         incident = transition_errors(
             lambda: incident_feedback(incident_id=pk, reporter=request.user, **data.validated_data)
@@ -204,7 +204,7 @@ class IncidentBatchApi(APIView):
 class NotificationsApi(APIView):
     """The caller's notifications, newest first (`?unread=true` for unread ones only); POST marks read."""
 
-    class InputSerializer(serializers.Serializer):
+    class NotificationsReadSerializer(serializers.Serializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
         all = serializers.BooleanField(required=False, default=False)
 
@@ -218,9 +218,9 @@ class NotificationsApi(APIView):
             qs = qs.filter(read_at__isnull=True)
         return Response(NotificationSerializer(qs[:200], many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=NotificationsReadSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.NotificationsReadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         qs = Notification.objects.filter(recipient=request.user, read_at__isnull=True)
         if not data.validated_data["all"]:
