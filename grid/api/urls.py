@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from grid.api import dispatch, photos, views, workflow
+from grid.api import dispatch, photos, stats, views, workflow
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="auth-token"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("incidents/<int:pk>/candidates/", dispatch.IncidentCandidatesApi.as_view(), name="incident-candidates"),
     path("incidents/claimable/", dispatch.IncidentsClaimableApi.as_view(), name="incidents-claimable"),
     path("incidents/<int:pk>/photos/<int:photo_id>/", photos.IncidentPhotoApi.as_view(), name="incident-photo"),
+    path("incidents/stats/", stats.IncidentStatsApi.as_view(), name="incident-stats"),
     path("incidents/categories/", views.CategoryListApi.as_view(), name="incident-categories"),
     path("incidents/", views.IncidentsApi.as_view(), name="incidents"),
     path("incidents/batch/", workflow.IncidentBatchApi.as_view(), name="incidents-batch"),

@@ -360,8 +360,9 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
                 incident.duplicate_of = original
                 data["duplicate_of"] = original.pk
             notices.append(([incident.reporter], a, _("Your report #%(id)s was closed without action.")))
-        elif a == "reopen":
+        elif a == "reopen":  # back to the dispatchers: acceptance, then a new dispatch
             incident.closed_at = None
+            incident.assignee = None
             _phase_set(incident, started=now)
             notices.append((responsible_for(incident), "reopened", _("Incident #%(id)s was reopened.")))
         incident.version += 1

@@ -218,6 +218,7 @@ def test_the_reporter_rates_a_resolved_case_which_closes_it_and_may_reopen_it_ke
     assert response.status_code == 200
     incident = Incident.objects.get(pk=pk)
     assert incident.status == "reopened" and incident.rating == 2  # the rating stays in the record
+    assert incident.assignee is None  # back to the dispatchers
     reopened_at = IncidentEvent.objects.get(incident=incident, action="reopen").at
     assert incident.deadline == reopened_at + dt.timedelta(minutes=incident.category.accept_minutes)
     actions = list(IncidentEvent.objects.filter(incident_id=pk).values_list("action", flat=True))

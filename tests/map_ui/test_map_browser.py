@@ -1,5 +1,6 @@
 """The one map in a real headless Chromium: log in as a dispatcher, see grids, stations and incidents."""
 
+import datetime as dt
 import shutil
 import socket
 from pathlib import Path
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.utils import timezone
 
 from grid.models import AdminArea, Category, Role
 from grid.services import incidents_place
@@ -79,8 +81,18 @@ def territory():
     GridFactory(code="G-0003", name="西关一网格", community=other, boundary=box(109.95, 35.15, 110.00, 35.20))
     for i, lon in enumerate((109.905, 109.935, 109.975)):
         StationFactory(name=f"小哥驿站{i + 1}", location=Point(lon, 35.19, srid=4326))
-    for lon, lat in ((109.91, 35.16), (109.92, 35.17), (109.93, 35.16), (109.94, 35.17), (109.98, 35.17)):
-        IncidentFactory(location=Point(lon, lat, srid=4326), note="路边垃圾")
+    # deadlines: the first one overdue (red), the second nearing it (yellow), the others without one (green)
+    now = timezone.now()
+    deadlines = [
+        {"phase_started": now - dt.timedelta(hours=3), "yellow_at": now - dt.timedelta(hours=2),
+         "deadline": now - dt.timedelta(hours=1)},
+        {"phase_started": now - dt.timedelta(hours=1), "yellow_at": now - dt.timedelta(minutes=5),
+         "deadline": now + dt.timedelta(hours=1)},
+    ]  # fmt: skip
+    for i, (lon, lat) in enumerate(
+        ((109.91, 35.16), (109.92, 35.17), (109.93, 35.16), (109.94, 35.17), (109.98, 35.17))
+    ):
+        IncidentFactory(location=Point(lon, lat, srid=4326), note="路边垃圾", **(deadlines[i] if i < 2 else {}))
     incidents_place()  # derive grid, community, street and county, as reporting does
     return UserFactory(username="dispatcher", role=Role.DISPATCHER, areas=[mine])
 
@@ -123,6 +135,11 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
             page.wait_for_function("!document.getElementById('map-status').classList.contains('busy')")
             page.screenshot(path=str(ARTIFACTS / "map.png"))
             status = page.inner_text("#map-status")
+            # incidents coloured by deadline level, with a legend of the three colours
+            fills = page.eval_on_selector_all("path.gl-incident", "paths => paths.map(p => getComputedStyle(p).fill)")
+            legend = page.eval_on_selector_all(
+                ".gl-legend .swatch", "swatches => swatches.map(s => getComputedStyle(s).backgroundColor)"
+            )
             layer_names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
 
             # and a click on a station opens its popup; the reload after the popup pans the map keeps it open
@@ -138,6 +155,7 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
             anonymous.wait_for_function(DRAWN, arg=[3, 3, 0], timeout=10_000)
             anonymous_layers = anonymous.locator(".leaflet-control-layers-overlays label").all_inner_texts()
             login_link = anonymous.get_attribute("#login-link", "href")
+            anonymous_legends = anonymous.locator(".gl-legend").count()
         finally:
             browser.close()
 
@@ -146,5 +164,9 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
     assert status == ""  # no error notice
     assert [name.strip() for name in layer_names] == ["网格", "街道 / 乡镇", "社区 / 村", "站点（最近 50 个）", "事件"]
     assert "小哥驿站2" in popup and "距地图中心" in popup
+    green, yellow, red = "rgb(46, 125, 50)", "rgb(249, 168, 37)", "rgb(198, 40, 40)"  # #2e7d32 #f9a825 #c62828
+    assert sorted(fills) == sorted([red, yellow, green, green])
+    assert legend == [green, yellow, red]
+    assert anonymous_legends == 0
     assert "事件" not in [name.strip() for name in anonymous_layers]
     assert login_link == "/accounts/login/?next=/map/"

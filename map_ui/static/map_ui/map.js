@@ -160,9 +160,16 @@
     ]);
   }
 
+  // The deadline levels, in the order of the legend; colours in map.css (.gl-warning-*).
+  const WARNINGS = ['green', 'yellow', 'red'];
+  const warningOf = (p) => (WARNINGS.includes(p.warning) ? p.warning : null);
+
   function incidentPopup(p) {
+    const warning = warningOf(p);
     return popup('#' + p.id + ' ' + (p.category_name || p.category), [
       [strings.status, label('incidentStatus', p.status)],
+      [strings.warning, warning ? strings['warning_' + warning] : null],
+      [strings.deadline, formatTime(p.deadline)],
       [strings.reported, formatTime(p.created)],
       [strings.grid, p.grid ? p.grid.name + ' (' + p.grid.code + ')' : null],
       [strings.community, areaName(p.community)],
@@ -243,9 +250,11 @@
     incidents: {
       on: config.authenticated,
       options: {
+        // Coloured by deadline level: green on time, yellow nearing the deadline, red overdue.
         pointToLayer: (feature, latlng) => L.circleMarker(latlng, {
           pane: 'incidents', radius: 7,
-          className: 'gl-incident gl-status-' + safeClass(feature.properties.status),
+          className: 'gl-incident gl-status-' + safeClass(feature.properties.status)
+            + ' gl-warning-' + (warningOf(feature.properties) || 'none'),
         }),
         onEachFeature: (feature, layer) => layer.bindPopup(() => incidentPopup(feature.properties)),
       },
@@ -270,6 +279,41 @@
     }
   }
   control.addTo(map);
+
+  // The legend of incident colours, shown while the incidents layer is.
+  const legend = L.control({position: 'bottomright'});
+  legend.onAdd = () => {
+    const root = L.DomUtil.create('div', 'gl-legend leaflet-bar');
+    root.setAttribute('role', 'group');
+    root.setAttribute('aria-label', strings.warningLegend);
+    const title = document.createElement('strong');
+    title.textContent = strings.warningLegend;
+    root.append(title);
+    for (const level of WARNINGS) {
+      const row = document.createElement('div');
+      row.className = 'gl-legend-row';
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch swatch-warning gl-warning-' + level;
+      swatch.setAttribute('aria-hidden', 'true');
+      row.append(swatch, strings['warning_' + level]);
+      root.append(row);
+    }
+    return root;
+  };
+  let legendShown = false;
+  function showLegend(on) {
+    if (on !== legendShown) {
+      if (on) {
+        legend.addTo(map);
+      } else {
+        legend.remove();
+      }
+      legendShown = on;
+    }
+  }
+  if (layers.incidents.on && config.authenticated) {
+    showLegend(true);
+  }
 
   // Replace the layer's features with `features`, keeping the Leaflet layers of unchanged ones.
   function update(def, features) {
@@ -301,6 +345,7 @@
     const def = layers.incidents;
     map.removeLayer(def.group);
     control.removeLayer(def.group);
+    showLegend(false);
     const link = document.createElement('a');
     link.href = config.loginUrl;
     link.textContent = strings.loginForIncidents;
@@ -365,11 +410,17 @@
     if (def) {
       load(def);
     }
+    if (def === layers.incidents) {
+      showLegend(true);
+    }
   });
   map.on('overlayremove', (event) => {
     const def = layerOf(event.layer);
     if (def && def.controller) {
       def.controller.abort();
+    }
+    if (def === layers.incidents) {
+      showLegend(false);
     }
     if (def) {
       setNotice(def.name, null);
