@@ -38,7 +38,7 @@ from grid.selectors import (
     stations_nearest_geojson,
 )
 from grid.services import ClientUUIDConflict, incident_report
-from grid.services.incidents import live_warning
+from grid.services.deadlines import live_warning
 
 
 class Pagination(GeoJsonPagination):

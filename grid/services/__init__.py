@@ -1,5 +1,7 @@
-"""Writes of grid: the territory and stations (territory.py), incidents and their workflow (incidents.py)."""
+"""Writes of grid: the territory and stations (territory.py), incidents and their workflow (incidents.py), the
+deadline sweep (deadlines.py), photos (photos.py) and workers' positions (workforce.py)."""
 
+from grid.services.deadlines import incidents_sweep
 from grid.services.incidents import (
     ClientUUIDConflict,
     TransitionDenied,
@@ -10,7 +12,6 @@ from grid.services.incidents import (
     incident_route,
     incident_transition,
     incidents_route_unrouted,
-    incidents_sweep,
 )
 from grid.services.territory import (
     grid_save,
