@@ -5,7 +5,10 @@ import json
 from pathlib import Path
 
 from django.core.files import File
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from grid.models import User
@@ -35,22 +38,32 @@ class Command(BaseCommand):
             help="write the valid rows and skip the others (default: all or nothing)",
         )
         parser.add_argument("--user", default="", help="import as this account (its scope applies)")
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=settings.LANGUAGE_CODE,
+            help="language of the report and messages (default: %(default)s)",
+        )
 
     def handle(self, *args, **options):
+        with translation.override(options["language"]):
+            self._import(options)
+
+    def _import(self, options):
         path = Path(options["file"])
         if not path.is_file():
-            raise CommandError(f"No file {path}")
+            raise CommandError(_("No file %(path)s") % {"path": path})
         mapping = options["mapping"]
         if mapping:
             try:
                 mapping = json.loads(Path(mapping[1:]).read_text("utf-8") if mapping.startswith("@") else mapping)
             except (OSError, ValueError) as exc:
-                raise CommandError(f"--mapping: {exc}") from exc
+                raise CommandError(_("--mapping: %(error)s") % {"error": exc}) from exc
         user = None
         if options["user"]:
             user = User.objects.filter(username=options["user"]).first()
             if user is None:
-                raise CommandError(f"No account {options['user']}")
+                raise CommandError(_("No account %(name)s") % {"name": options["user"]})
         job = ImportJob(
             created_by=user,
             layer=options["layer"],
@@ -67,19 +80,32 @@ class Command(BaseCommand):
 
             def show(j: ImportJob) -> None:
                 bar.n = j.progress
-                bar.set_postfix_str(f"{j.rows_done}/{j.rows_total} rows", refresh=False)
+                bar.set_postfix_str(
+                    _("%(done)s/%(total)s rows") % {"done": j.rows_done, "total": j.rows_total}, refresh=False
+                )
                 bar.refresh()
 
             job = import_run(job=job, skip_invalid=options["skip_invalid"], on_progress=show)
+        levels = {"error": _("error"), "warning": _("warning")}
         for entry in job.report:
             where = ", ".join(
-                p for p in (f"row {entry['row']}" if entry.get("row") else "", entry.get("column") or "") if p
+                p
+                for p in (
+                    _("row %(row)s") % {"row": entry["row"]} if entry.get("row") else "",
+                    entry.get("column") or "",
+                )
+                if p
             )
-            self.stdout.write(f"{entry.get('level', 'error')}: {where + ': ' if where else ''}{entry['problem']}")
-        summary = (
-            f"job {job.pk} {job.status}: {job.rows_total} rows, {job.created_count} created, "
-            f"{job.updated_count} updated{' (dry run: nothing written)' if job.dry_run else ''}"
-        )
+            level = levels.get(entry.get("level", "error"), entry.get("level"))
+            self.stdout.write(f"{level}: {where + ': ' if where else ''}{entry['problem']}")
+        summary = _("job %(id)s %(status)s: %(rows)s rows, %(created)s created, %(updated)s updated%(dry)s") % {
+            "id": job.pk,
+            "status": JobStatus(job.status).label,
+            "rows": job.rows_total,
+            "created": job.created_count,
+            "updated": job.updated_count,
+            "dry": _(" (dry run: nothing written)") if job.dry_run else "",
+        }
         if job.status == JobStatus.FAILED:
             raise CommandError(summary + (f" - {job.error}" if job.error else ""))
         self.stdout.write(self.style.SUCCESS(summary))
