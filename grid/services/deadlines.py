@@ -30,6 +30,7 @@ def incidents_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Bring every open incident's notified level up to date (notifying when it rises) and escalate those red
     for longer than their category allows. Idempotent: a second run at the same moment changes nothing."""
     now = now or timezone.now()
+    responsible = _Responsible()
     changed = escalated = 0
     stale = (
         Incident.objects.filter(status__in=Incident.OPEN_STATUSES, deadline__isnull=False)
@@ -38,7 +39,7 @@ def incidents_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         .values_list("pk", flat=True)
     )
     for pk in list(stale):
-        changed += _warning_update(pk, now)
+        changed += _warning_update(pk, now, responsible)
     due = (
         Incident.objects.filter(
             status__in=Incident.OPEN_STATUSES,
@@ -51,11 +52,24 @@ def incidents_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for incident in due:
         limit = dt.timedelta(minutes=incident.category.escalate_after_minutes)
         if incident.warning_since is not None and incident.warning_since + limit <= now:
-            escalated += _escalate(incident.pk, now)
+            escalated += _escalate(incident.pk, now, responsible)
     return {"levels_changed": changed, "escalated": escalated}
 
 
-def _warning_update(pk: int, now: dt.datetime) -> int:
+class _Responsible:
+    """responsible_for(), remembered per handling unit and area for one sweep: thousands of incidents share a few."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int | None, int | None], list] = {}
+
+    def __call__(self, incident: Incident) -> list:
+        key = (incident.handling_unit_id, incident.handling_area_id or incident.community_id)
+        if key not in self._known:
+            self._known[key] = responsible_for(incident)
+        return self._known[key]
+
+
+def _warning_update(pk: int, now: dt.datetime, responsible: "_Responsible") -> int:
     with transaction.atomic():
         # skip_locked: an incident being transitioned right now is looked at on the next sweep.
         incident = (
@@ -80,7 +94,7 @@ def _warning_update(pk: int, now: dt.datetime) -> int:
                 _("Incident #%(id)s is overdue.") if level == W.RED else _("Incident #%(id)s is nearing its deadline.")
             )
             notify(
-                recipients=[*responsible_for(incident), incident.assignee],
+                recipients=[*responsible(incident), incident.assignee],
                 incident=incident,
                 kind=f"warning_{level}",
                 message=message % {"id": incident.pk},
@@ -88,7 +102,7 @@ def _warning_update(pk: int, now: dt.datetime) -> int:
         return 1
 
 
-def _escalate(pk: int, now: dt.datetime) -> int:
+def _escalate(pk: int, now: dt.datetime, responsible: "_Responsible") -> int:
     with transaction.atomic():
         incident = (
             Incident.objects.select_for_update(of=("self",), skip_locked=True)
@@ -115,7 +129,7 @@ def _escalate(pk: int, now: dt.datetime) -> int:
             data={"from": source.code, "to": incident.handling_area.code},
         )
         notify(
-            recipients=responsible_for(incident),
+            recipients=responsible(incident),
             incident=incident,
             kind="escalated",
             message=_("Incident #%(id)s is overdue and was escalated to %(area)s.")
