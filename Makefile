@@ -28,3 +28,4 @@ bench: bootstrap
 	@BOOTSTRAP_EXTRA="wrk" scripts/bootstrap.sh
 	@$(PY) bench/nearest_stations.py
 	@$(PY) bench/layers_io.py
+	@$(PY) bench/tiles.py

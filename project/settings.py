@@ -166,6 +166,8 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 FIELD_HASH_KEY = env("FIELD_HASH_KEY", default="")
 # Imported files larger than this are refused with a report before they are read.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# Vector tiles of public layers are cached in Redis, invalidated when their features change.
+TILES_CACHE = env.bool("TILES_CACHE", default=True)
 WORKER_POSITION_MAX_AGE_MINUTES = env.int("WORKER_POSITION_MAX_AGE_MINUTES", default=30)  # dispatch candidates
 
 # gis.W001: Debian bookworm's GDAL 3.6 cannot block file and network access from spatial reference

@@ -1,23 +1,26 @@
 """Exports of any layer, as the requesting account may see it, to zipped Shapefile, GeoPackage, GeoJSON, KML or CSV.
 
-Rows stream from PostgreSQL in chunks through a server-side cursor as plain values, geometry as WKB written
-by PostGIS (no GEOS object, no model instance per row), and go to GDAL through pyogrio's raw writer. Only
-personal attributes (ID-card number, phone) take a Python step per row: they are decrypted and, unless the
-account has clearance, masked by the registry's own `Attribute.read`.
+Rows come from PostgreSQL CHUNK at a time in primary-key order, each chunk aggregated by PostgreSQL into one row
+of arrays, a column each (no GEOS object, no model instance, no tuple per row); geometry as WKB, or for points
+written to a Shapefile as two arrays of coordinates. Only personal attributes (ID-card number, phone) take a
+Python step per row: they are decrypted and, unless the account has clearance, masked by the registry's own
+`Attribute.read`.
 
-Shapefile and GeoPackage are appended chunk by chunk. GDAL's GeoJSON and KML drivers cannot append without
-rewriting the whole file, and its CSV driver cannot append X/Y columns, so those three formats gather the
-chunks' columns (numpy arrays, not rows) and write once at the end.
+GeoPackage, GeoJSON, KML and CSV go to GDAL through pyogrio's raw writer. GeoPackage is appended chunk by chunk;
+GDAL's GeoJSON and KML drivers cannot append without rewriting the whole file, and its CSV driver cannot append
+X/Y columns, so those three formats gather the chunks' columns (numpy arrays, not rows) and write once at the end.
+Shapefiles are written here (see "Shapefile" below) and streamed into their zip.
 """
 
 import csv
+import io
+import itertools
 import logging
 import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +28,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsWKB
 from django.contrib.postgres.fields import ArrayField
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.files import File
-from django.db import OperationalError, models, transaction
+from django.db import OperationalError, connections, models, transaction
 from django.db.models import F, Func, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +41,15 @@ from grid.models import User
 from layers import crypto
 from layers.filters import LayerQuerySerializer
 from layers.io.readers import FIELD_MAP_NAME  # the importer reads back what the exporter writes
+from layers.io.shapefile import (
+    SHAPEFILE_MAX_BYTES,
+    SHAPEFILE_PRJ,
+    DbfField,
+    dbf_header,
+    dbf_records,
+    point_files,
+    too_large,
+)
 from layers.models import AuditEntry, ExportJob, JobStatus
 from layers.registry import LAYERS, Attribute, Layer
 from layers.selectors import LayerFilters, layer_rows, layer_visible_to
@@ -47,7 +59,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 50_000  # rows per fetch and per write: few enough appends, bounded memory
 FILTER_NAMES = ("area", "bbox", "from", "to", "category", "kind")
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
 @dataclass(frozen=True)
@@ -220,19 +231,21 @@ def layer_columns(layer: Layer) -> list[Column]:
     return columns
 
 
-def _null_mask(values: tuple) -> np.ndarray | None:
+def _null_mask(values: list) -> np.ndarray | None:
+    if None not in values:  # a scan in C: most columns have no null
+        return None
     mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
     return mask if mask.any() else None
 
 
-def _column_array(column: Column, values: tuple) -> tuple[np.ndarray, np.ndarray | None]:
+def _column_array(column: Column, values: list) -> tuple[np.ndarray, np.ndarray | None]:
     """The values of one column of a chunk as the array pyogrio writes, and the mask of its nulls."""
     kind = column.kind
-    if kind == "text":
+    if kind in ("text", "list"):  # a list arrives joined by PostgreSQL (array_to_string), see _fetch
         return np.array(values, dtype=object), None
     if kind in ("int", "bool"):
         mask = _null_mask(values)
-        clean = values if mask is None else tuple(0 if v is None else v for v in values)
+        clean = values if mask is None else [0 if v is None else v for v in values]
         return np.array(clean, dtype=np.int64 if kind == "int" else np.bool_), mask
     if kind == "float":
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64), None
@@ -241,19 +254,18 @@ def _column_array(column: Column, values: tuple) -> tuple[np.ndarray, np.ndarray
     if kind == "datetime":
         # ISO 8601 with the display zone's offset: unambiguous in every format (DBF has no date-time type)
         return np.array([None if v is None else timezone.localtime(v).isoformat() for v in values], dtype=object), None
-    if kind == "list":
-        return np.array([None if v is None else ",".join(map(str, v)) for v in values], dtype=object), None
     raise AssertionError(kind)
 
 
-def _personal_array(column: Column, rows: list[tuple], positions: list[int], *, unmasked: bool) -> np.ndarray:
-    if unmasked and len(column.sources) == 1:
+def _personal_array(column: Column, values: dict[str, list], *, unmasked: bool) -> np.ndarray:
+    """A personal attribute of a chunk: decrypted and, unless the account has clearance, masked by its own read."""
+    sources = [values[path] for path in column.sources]
+    if unmasked and len(sources) == 1:
         # clearance: the stored value itself (the registry's read would mask it); audited with the export
-        i = positions[0]
-        return np.array([crypto.decrypt(row[i]) if row[i] else "" for row in rows], dtype=object)
-    read, sources = column.attribute.read, column.sources
+        return np.array([crypto.decrypt(v) if v else "" for v in sources[0]], dtype=object)
+    read, names = column.attribute.read, column.sources
     return np.array(
-        [read(_PathRow(dict(zip(sources, (row[i] for i in positions), strict=True)))) for row in rows], dtype=object
+        [read(_PathRow(dict(zip(names, row, strict=True)))) for row in zip(*sources, strict=True)], dtype=object
     )
 
 
@@ -347,12 +359,178 @@ def _parts(layer: Layer, fmt: str, rows: QuerySet) -> tuple[QuerySet, list[_Part
     return rows, present or [points]
 
 
+# --- fetching ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    """Up to CHUNK rows of one part, as columns: values by values() path, and the geometry."""
+
+    size: int
+    values: dict[str, list]
+    wkb: np.ndarray | None = None  # object array of WKB (None for no geometry)
+    xy: np.ndarray | None = None  # (2, n) float64 longitude, latitude (NaN for no geometry), points only
+
+
+def _fetch(rows: QuerySet, columns: list[Column], paths: list[str], part: _Part, *, xy: bool) -> Iterator[_Chunk]:
+    """The part's rows in primary-key order, CHUNK at a time, each chunk as columns.
+
+    PostgreSQL aggregates each chunk into one row of arrays (one `array_agg` per column, coordinates as one
+    bytea of doubles), so that the client builds a few large values instead of a tuple per row. Chunks follow
+    each other by key (`pk > last`), each its own statement: rows written meanwhile may or may not appear, none
+    twice. A list attribute (an array column) is joined by PostgreSQL, as a text of comma-separated values.
+    """
+    kinds = {c.path: c.kind for c in columns if c.path}
+    annotations: dict[str, object] = {"export_pk": F("pk")}
+    for i, path in enumerate(paths):
+        expression = F(path)
+        if kinds.get(path) == "list":
+            expression = Func(expression, Value(","), function="array_to_string", output_field=models.TextField())
+        annotations[f"export_c{i}"] = expression
+    aggregates = [f"array_agg({name})" for name in annotations]
+    if xy:
+        for name, function in (("export_x", "ST_X"), ("export_y", "ST_Y")):
+            # ::geometry also takes a geography column (stations); NaN stands for no point
+            annotations[name] = Func(
+                part.geometry, template=f"{function}(%(expressions)s::geometry)", output_field=models.FloatField()
+            )
+            aggregates.append(f"string_agg(float8send(COALESCE({name}, 'NaN')), ''::bytea)")
+    else:
+        annotations["export_geom"] = AsWKB(part.geometry)
+        aggregates.append("array_agg(export_geom)")
+    selected = rows.filter(part.where).order_by("pk").annotate(**annotations)
+    last = None
+    while True:
+        chunk = (selected if last is None else selected.filter(pk__gt=last)).values_list(*annotations)[:CHUNK]
+        try:
+            sql, params = chunk.query.sql_with_params()
+        except EmptyResultSet:  # a scope or filter that admits nothing compiles to no statement
+            return
+        with connections[rows.db].cursor() as cursor:
+            # the subquery's order is the order the aggregates see (checked below all the same)
+            cursor.execute(f"SELECT {', '.join(aggregates)} FROM ({sql}) AS export_rows", params)
+            result = cursor.fetchone()
+        if result is None or result[0] is None:  # no rows: the aggregates are NULL
+            return
+        pks = np.array(result[0], dtype=np.int64)
+        n = len(pks)
+        order = None if n < 2 or bool((pks[1:] > pks[:-1]).all()) else np.argsort(pks)
+        values = {}
+        for i, path in enumerate(paths):
+            column = result[1 + i]
+            values[path] = column if order is None else [column[j] for j in order]
+        out = _Chunk(n, values)
+        if xy:
+            coordinates = np.vstack([np.frombuffer(result[-2], dtype=">f8"), np.frombuffer(result[-1], dtype=">f8")])
+            out.xy = (coordinates if order is None else coordinates[:, order]).astype(np.float64)
+        else:
+            wkb = np.array([None if g is None else bytes(g) for g in result[-1]], dtype=object)
+            out.wkb = wkb if order is None else wkb[order]
+        yield out
+        if n < CHUNK:
+            return
+        last = int(pks.max())
+
+
+def _chunk_arrays(
+    columns: list[Column], chunk: _Chunk, *, unmasked: bool
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    data, masks = [], []
+    for column in columns:
+        if column.kind == "personal":
+            data.append(_personal_array(column, chunk.values, unmasked=unmasked))
+            masks.append(None)
+        else:
+            array, mask = _column_array(column, chunk.values[column.path])
+            data.append(array)
+            masks.append(mask)
+    return data, masks
+
+
+# --- Shapefile --------------------------------------------------------------------------------------------------------
+
+_Member = tuple[str, int, Iterator[bytes]]  # a file of the zip: name, size, contents in pieces
+
+
+@dataclass
+class _ShapefileWriter:
+    """One Shapefile of the zip: attributes gathered as .dbf cells; points as coordinates, other geometries
+    appended by GDAL (geometry only) to a Shapefile in the work folder, whose .shp and .shx are taken."""
+
+    stem: str
+    fields: list[DbfField]
+    geometry: "_Writer | None" = None  # GDAL, for lines and polygons
+    xy: list[np.ndarray] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+
+    def add(self, chunk: _Chunk, data: list[np.ndarray], masks: list[np.ndarray | None]) -> None:
+        for f, values, mask in zip(self.fields, data, masks, strict=True):
+            f.add(values, mask)
+        if self.geometry is not None:
+            self.geometry.add(chunk.wkb, [], [])
+        else:
+            self.xy.append(chunk.xy)
+        self.sizes.append(chunk.size)
+
+    def members(self) -> Iterator[_Member]:
+        if self.geometry is None:
+            shp, shx = point_files(np.hstack(self.xy) if self.xy else np.empty((2, 0)))
+            self.xy.clear()
+            yield f"{self.stem}.shp", len(shp), iter([shp])
+            yield f"{self.stem}.shx", len(shx), iter([shx])
+        else:
+            self.geometry.close()
+            for suffix in (".shp", ".shx"):
+                path = self.geometry.path.with_suffix(suffix)
+                yield path.name, path.stat().st_size, _file_pieces(path)
+        fields = self.fields
+        if not fields:  # a .dbf needs a field: FID, as GDAL adds
+            fields = [DbfField("FID", "N", 9)]
+            start = 0
+            for size in self.sizes:
+                fields[0].add(np.arange(start, start + size), None)
+                start += size
+        count = sum(self.sizes)
+        header = dbf_header(fields, count)
+        size = len(header) + count * (1 + sum(f.width for f in fields)) + 1
+        if size > SHAPEFILE_MAX_BYTES:
+            raise too_large()
+        records = (dbf_records(fields, i) for i in range(len(self.sizes)))
+        yield f"{self.stem}.dbf", size, itertools.chain([header], records, [b"\x1a"])
+        yield f"{self.stem}.prj", len(SHAPEFILE_PRJ), iter([SHAPEFILE_PRJ.encode()])
+        yield f"{self.stem}.cpg", 5, iter([b"UTF-8"])
+
+
+def _file_pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while piece := source.read(1 << 22):
+            yield piece
+
+
+def _zip(archive: Path, members: Iterator[_Member]) -> None:
+    """The zip of `members`, each written as it is produced. Deflate level 1: the .dbf's blank padding
+    compresses nearly as well as at level 6, in a fraction of the time."""
+    stamp = timezone.localtime().timetuple()[:6]
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name, size, pieces in members:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            info._compresslevel = 1  # where ZipFile.open() reads the level (compress_level from Python 3.13 on)
+            with zipped.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as out:
+                for piece in pieces:
+                    out.write(piece)
+
+
+def _field_map(columns: list[Column], names: list[str]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["field", "shapefile_field", "title"])
+    for column, short in zip(columns, names, strict=True):
+        writer.writerow([column.name, short, str(column.attribute.title)])
+    return out.getvalue().encode("utf-8-sig")
+
+
 # --- the run ----------------------------------------------------------------------------------------------------------
-
-
-def _chunks(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
-    while chunk := list(islice(rows, CHUNK)):
-        yield chunk
 
 
 @dataclass
@@ -422,14 +600,6 @@ class _Writer:
         )
 
 
-def _write_field_map(path: Path, columns: list[Column], names: list[str]) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["field", "shapefile_field", "title"])
-        for column, short in zip(columns, names, strict=True):
-            writer.writerow([column.name, short, str(column.attribute.title)])
-
-
 def _set_progress(job: ExportJob, value: float) -> None:
     # an UPDATE of its own, committed at once outside a transaction, so a poller sees it while the job runs
     ExportJob.objects.filter(pk=job.pk).update(progress=round(min(value, 1.0), 3))
@@ -439,11 +609,12 @@ def _export(
     *, job: ExportJob, layer: Layer, user: User | AnonymousUser, filters: LayerFilters, workdir: Path
 ) -> tuple[Path, int, list[str]]:
     fmt = FORMATS[job.format]
+    shapefile = job.format == ExportJob.Format.SHP
     columns = layer_columns(layer)
     unmasked = may_see_sensitive(user)
     personal = [c.name for c in columns if c.kind == "personal"]
     names = [c.name for c in columns]
-    if job.format == ExportJob.Format.SHP:
+    if shapefile:
         names = shapefile_field_names(names)
     options = dict(fmt.layer_options)
     dataset_options: dict = {}
@@ -459,52 +630,43 @@ def _export(
         for path in (column.path,) if column.path else column.sources:
             if path not in paths:
                 paths.append(path)
-    index = {path: i for i, path in enumerate(paths)}
 
-    rows = layer_rows(layer=layer, user=user, filters=filters).order_by("pk")
-    rows, parts = _parts(layer, job.format, rows)
+    rows, parts = _parts(layer, job.format, layer_rows(layer=layer, user=user, filters=filters))
     total = rows.count()
     done = 0
-    files: list[Path] = []
-    # appended formats reach 1.0 as they write; gathered ones keep the last tenth for the final write
-    share = 1.0 if fmt.appendable else 0.9
+    # appended formats reach 1.0 as they write; gathered ones and the Shapefile's zip keep the last tenth
+    share = 1.0 if fmt.appendable and not shapefile else 0.9
+    writers: list[_Writer | _ShapefileWriter] = []
     for part in parts:
-        path = workdir / f"{part.stem}{fmt.suffix}"
-        writer = _Writer(path, fmt, part, names, options, dataset_options)
-        selected = (
-            rows.filter(part.where).annotate(_export_geom=AsWKB(part.geometry)).values_list(*paths, "_export_geom")
-        )
-        for chunk in _chunks(selected.iterator(chunk_size=CHUNK)):
-            by_column = list(zip(*chunk, strict=True))
-            data, masks = [], []
-            for column in columns:
-                if column.kind == "personal":
-                    data.append(_personal_array(column, chunk, [index[s] for s in column.sources], unmasked=unmasked))
-                    masks.append(None)
-                else:
-                    array, mask = _column_array(column, by_column[index[column.path]])
-                    data.append(array)
-                    masks.append(mask)
-            geometry = np.array([None if g is None else bytes(g) for g in by_column[-1]], dtype=object)
-            writer.add(geometry, data, masks)
-            done += len(chunk)
+        points = shapefile and part.geometry_type == "Point"  # points: .shp written here, from coordinates
+        if shapefile:
+            geometry = None if points else _Writer(workdir / f"{part.stem}.shp", fmt, part, [], {}, {})
+            fields = [DbfField.for_kind(short, c.kind) for short, c in zip(names, columns, strict=True)]
+            writer = _ShapefileWriter(part.stem, fields, geometry)
+        else:
+            writer = _Writer(workdir / f"{part.stem}{fmt.suffix}", fmt, part, names, options, dataset_options)
+        for chunk in _fetch(rows, columns, paths, part, xy=points):
+            data, masks = _chunk_arrays(columns, chunk, unmasked=unmasked)
+            if isinstance(writer, _ShapefileWriter):
+                writer.add(chunk, data, masks)
+            else:
+                writer.add(chunk.wkb, data, masks)
+            done += chunk.size
             _set_progress(job, share * done / max(total, 1))
-        writer.close()
-        files.append(path)
+        writers.append(writer)
 
-    if job.format != ExportJob.Format.SHP:
-        return files[0], done, personal if unmasked else []
-    field_map = workdir / FIELD_MAP_NAME
-    _write_field_map(field_map, columns, names)
+    if not shapefile:
+        writers[0].close()
+        return writers[0].path, done, personal if unmasked else []
+
+    def members() -> Iterator[_Member]:
+        for writer in writers:
+            yield from writer.members()
+        field_map = _field_map(columns, names)
+        yield FIELD_MAP_NAME, len(field_map), iter([field_map])
+
     archive = workdir / f"{layer.name}.zip"
-    # level 1: the DBF's padding compresses nearly as well as at level 6, in a fraction of the time
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
-        for shp in files:
-            for suffix in SHAPEFILE_PARTS:
-                member = shp.with_suffix(suffix)
-                if member.exists():
-                    zipped.write(member, member.name)
-        zipped.write(field_map, field_map.name)
+    _zip(archive, members())
     return archive, done, personal if unmasked else []
 
 

@@ -216,6 +216,13 @@ def _dbf_language_driver(data: bytes) -> int:
 
 
 def read_shapefile_zip(path: Path) -> Table:
+    """The rows of every Shapefile in the zip at `path`.
+
+    A Shapefile holds one geometry type, so a layer of points and polygons (organizations) travels as one
+    Shapefile per type in one zip, as our exports write it. Several Shapefiles are read one after the other,
+    each with its own encoding, if they have the same fields (in any order) and coordinate system; otherwise
+    the zip is refused with a message that names them.
+    """
     try:
         archive = zipfile.ZipFile(path)
         broken = archive.testzip()
@@ -233,28 +240,33 @@ def read_shapefile_zip(path: Path) -> Table:
         )
     with archive:
         names = [n for n in archive.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
-        shps = [n for n in names if n.lower().endswith(".shp")]
+        shps = sorted(n for n in names if n.lower().endswith(".shp"))
         if not shps:
             raise ReadError(
                 _("The zip holds no .shp file. A Shapefile import is a zip of .shp, .shx, .dbf and .prj (and .cpg).")
             )
-        if len(shps) > 1:
-            raise ReadError(
-                _("The zip holds several Shapefiles (%(names)s); import one per file.") % {"names": ", ".join(shps)}
-            )
-        stem = shps[0][:-4]
-        siblings = {n[len(stem) :].lower(): n for n in names if n[: len(stem)] == stem and "." in n[len(stem) :]}
-        missing = [ext for ext in (".shx", ".dbf") if ext not in siblings]
-        if missing:
-            raise ReadError(
-                _("The Shapefile %(name)s lacks its %(missing)s file.")
-                % {"name": Path(shps[0]).name, "missing": " and ".join(missing)}
-            )
-        notes = []
-        cpg = archive.read(siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
-        dbf_head = archive.open(siblings[".dbf"]).read(32)
-        has_prj = ".prj" in siblings
         field_map = _field_map(archive, names)
+        tables = [_read_shapefile(path, archive, names, shp, field_map) for shp in shps]
+    if len(tables) == 1:
+        return tables[0]
+    return _concatenate_shapefiles(shps, tables)
+
+
+def _read_shapefile(
+    path: Path, archive: zipfile.ZipFile, names: list[str], shp: str, field_map: dict[str, str]
+) -> Table:
+    stem = shp[:-4]
+    siblings = {n[len(stem) :].lower(): n for n in names if n[: len(stem)] == stem and "." in n[len(stem) :]}
+    missing = [ext for ext in (".shx", ".dbf") if ext not in siblings]
+    if missing:
+        raise ReadError(
+            _("The Shapefile %(name)s lacks its %(missing)s file.")
+            % {"name": Path(shp).name, "missing": " and ".join(missing)}
+        )
+    notes = []
+    cpg = archive.read(siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
+    dbf_head = archive.open(siblings[".dbf"]).read(32)
+    has_prj = ".prj" in siblings
     if cpg:
         encoding = "GB18030" if cpg.lower() in _GBK_CODEPAGES else cpg
         notes.append(_("Text encoding %(enc)s, as the .cpg says.") % {"enc": cpg})
@@ -263,15 +275,93 @@ def read_shapefile_zip(path: Path) -> Table:
         notes.append(_("No .cpg: text read as GBK, as the .dbf's language driver says."))
     else:
         encoding = None  # decided below from the bytes
-    table = _read_ogr(f"/vsizip/{path}/{shps[0]}", encoding=encoding or "ISO-8859-1", notes=notes)
+    table = _read_ogr(f"/vsizip/{path}/{shp}", encoding=encoding or "ISO-8859-1", notes=notes)
     if encoding is None:
         _redecode(table)
+    _orient_polygons(table)
     table.crs_missing = not has_prj
     if not has_prj:
         table.crs = None
     if field_map:
         _rename_columns(table, field_map)
     return table
+
+
+def _orient_polygons(table: Table) -> None:
+    """Polygons as Simple Features orient them (exterior counter-clockwise, holes clockwise), not as the Shapefile
+    stores them (the other way round), so that a polygon exported and imported again has its vertices in the order
+    it had. Needs shapely >= 2.1."""
+    if not table.geometries:
+        return
+    import numpy as np
+    import shapely
+
+    geoms = shapely.from_wkb(np.array(table.geometries, dtype=object), on_invalid="ignore")
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))  # Polygon, MultiPolygon
+    if not len(polygonal):
+        return
+    oriented = shapely.to_wkb(shapely.orient_polygons(geoms[polygonal], exterior_cw=False))
+    for i, wkb in zip(polygonal.tolist(), oriented.tolist(), strict=True):
+        table.geometries[i] = wkb
+
+
+def _concatenate_shapefiles(shps: list[str], tables: list[Table]) -> Table:
+    """One table of the rows of several Shapefiles, in the order of their names, numbered on from one to the next."""
+    first = tables[0]
+    for shp, table in zip(shps[1:], tables[1:], strict=True):
+        if sorted(table.columns) != sorted(first.columns):
+            raise ReadError(
+                _(
+                    "The zip holds several Shapefiles with different fields: %(first)s has %(first_fields)s, "
+                    "%(other)s has %(other_fields)s. Import one Shapefile per zip, or give them the same fields."
+                )
+                % {
+                    "first": Path(shps[0]).name,
+                    "first_fields": ", ".join(first.columns) or "-",
+                    "other": Path(shp).name,
+                    "other_fields": ", ".join(table.columns) or "-",
+                }
+            )
+        if table.crs != first.crs:
+            raise ReadError(
+                _(
+                    "The zip holds several Shapefiles in different coordinate systems (%(first)s: %(first_crs)s, "
+                    "%(other)s: %(other_crs)s). Import one Shapefile per zip, or save them in the same one."
+                )
+                % {
+                    "first": Path(shps[0]).name,
+                    "first_crs": first.crs or _("no .prj"),
+                    "other": Path(shp).name,
+                    "other_crs": table.crs or _("no .prj"),
+                }
+            )
+    combined = Table(
+        columns=list(first.columns),
+        rows=[],
+        row_numbers=[],
+        geometries=[],
+        crs=first.crs,
+        crs_missing=first.crs_missing,
+    )
+    parts = []
+    for shp, table in zip(shps, tables, strict=True):
+        order = [table.columns.index(c) for c in combined.columns]
+        start = len(combined.rows) + 1
+        combined.rows.extend([row[i] for i in order] for row in table.rows)
+        combined.row_numbers.extend(start - 1 + n for n in table.row_numbers)
+        combined.geometries.extend(table.geometries or [None] * len(table.rows))
+        combined.row_problems.extend((start - 1 + n, problem) for n, problem in table.row_problems)
+        for note in table.notes:
+            if note not in combined.notes:
+                combined.notes.append(note)
+        parts.append(
+            _("%(name)s as rows %(first)d–%(last)d")
+            % {"name": Path(shp).name, "first": start, "last": len(combined.rows)}
+            if table.rows
+            else _("%(name)s (no rows)") % {"name": Path(shp).name}
+        )
+    combined.notes.insert(0, _("Read %(n)d Shapefiles: %(parts)s.") % {"n": len(shps), "parts": "; ".join(parts)})
+    return combined
 
 
 def _field_map(archive: zipfile.ZipFile, names: list[str]) -> dict[str, str]:

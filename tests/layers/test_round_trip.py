@@ -11,11 +11,16 @@ shortened DBF names restored from the fields.csv in its zip, KML's placemark Nam
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.files.base import ContentFile
+from django.utils import translation
+from pyogrio import raw
 
 from grid.models import Role
 from layers import crypto
@@ -209,25 +214,7 @@ def test_people_round_trip_exports_full_personal_values(territory, superuser):
     assert {r["phone"] for r in rows} == {"13812345678", "", "13900001111"}
 
 
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        pytest.param(
-            "shp",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "gap: a Shapefile export of points and polygons is a zip of two Shapefiles, "
-                    "which the importer refuses"
-                ),
-            ),
-        ),
-        "gpkg",
-        "geojson",
-        "csv",
-        "kml",
-    ],
-)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_organizations_with_polygons_round_trip(territory, superuser, fmt):
     # given: an office (a point) and a compound (a polygon), imported from a CSV with a WKT column
     seed = [
@@ -252,3 +239,79 @@ def test_organizations_with_polygons_round_trip(territory, superuser, fmt):
     for code, (name, kind, wkt) in before.items():
         assert after[code][:2] == (name, kind)
         assert after[code][2].equals_exact(GEOSGeometry(wkt, srid=4326), tolerance=1e-7), code
+
+
+# --- zips of several Shapefiles -----------------------------------------------------------------------------------
+
+
+def shapefiles_zip(tmp_path: Path, files: dict[str, tuple[list, dict[str, list], str | None]]) -> bytes:
+    """A zip of Shapefiles written by GDAL: name → (WKT geometries, fields, crs or None for no .prj)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for stem, (wkts, fields, crs) in files.items():
+            folder = tmp_path / stem
+            folder.mkdir()
+            geometries = shapely.from_wkt(wkts)
+            raw.write(
+                str(folder / f"{stem}.shp"),
+                shapely.to_wkb(geometries),
+                [np.array(v, dtype=object) for v in fields.values()],
+                list(fields),
+                driver="ESRI Shapefile",
+                geometry_type="Unknown" if len({g.geom_type for g in geometries}) > 1 else geometries[0].geom_type,
+                crs=crs,
+                layer_options={"ENCODING": "UTF-8"},
+            )
+            for member in folder.iterdir():
+                archive.write(member, member.name)
+    return buffer.getvalue()
+
+
+def test_a_zip_of_a_department_s_points_and_polygons_imports_both(territory, superuser, tmp_path):
+    # the same fields in another order, as another program may write them; the names sort polygons first
+    content = shapefiles_zip(
+        tmp_path,
+        {
+            "b_points": (["POINT (109.92 35.17)"], {"编码": ["D-201"], "名称": ["甲社区党委"]}, "EPSG:4326"),
+            "a_areas": (
+                ["POLYGON ((109.96 35.16, 109.97 35.16, 109.97 35.17, 109.96 35.16))", "POINT EMPTY"],
+                {"名称": ["乙村物流园", "丙公司"], "编码": ["D-202", "D-203"]},
+                "EPSG:4326",
+            ),
+        },
+    )
+    with translation.override("en"):  # the notes' wording below
+        job = import_file(content, "orgs.zip", "organizations", superuser)
+    assert job.status == JobStatus.DONE, job.report
+    assert job.created_count == 3
+    got = {o.code: (o.name, o.geometry) for o in Organization.objects.all()}
+    assert got["D-201"][0] == "甲社区党委" and got["D-201"][1].equals(GEOSGeometry("POINT (109.92 35.17)"))
+    assert got["D-202"][0] == "乙村物流园" and got["D-202"][1].equals(
+        GEOSGeometry("POLYGON ((109.96 35.16, 109.97 35.16, 109.97 35.17, 109.96 35.16))")
+    )
+    assert got["D-203"] == ("丙公司", None)
+    notes = [e["problem"] for e in job.report if e["level"] == "info"]
+    assert "Read 2 Shapefiles: a_areas.shp as rows 1–2; b_points.shp as rows 3–3." in notes
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the Shapefile without a .prj
+@pytest.mark.parametrize(
+    "second, words",
+    [
+        ((["POINT (109.92 35.17)"], {"code": ["X"], "size": ["big"]}, "EPSG:4326"), "different fields"),
+        ((["POINT (109.92 35.17)"], {"编码": ["X"], "名称": ["y"]}, None), "different coordinate systems"),
+    ],
+)
+def test_a_zip_of_unrelated_shapefiles_is_refused_with_a_message(territory, superuser, tmp_path, second, words):
+    content = shapefiles_zip(
+        tmp_path,
+        {
+            "first": (["POINT (109.93 35.18)"], {"编码": ["D-301"], "名称": ["甲"]}, "EPSG:4326"),
+            "second": second,
+        },
+    )
+    with translation.override("en"):
+        job = import_file(content, "two.zip", "organizations", superuser)
+    assert job.status == JobStatus.FAILED and not Organization.objects.exists()
+    message = " ".join(e["problem"] for e in job.report)
+    assert words in message and "first.shp" in message and "second.shp" in message, message
