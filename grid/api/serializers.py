@@ -74,6 +74,7 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
             "warning",
             "deadline",
             "created",
+            "modified",
             "reporter",
             "assignee",
             "grid",

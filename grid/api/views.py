@@ -207,10 +207,25 @@ class IncidentFilter(filters.FilterSet):
     assignee = filters.CharFilter(method="filter_assignee", help_text=_("a username, or “me”"))
     created_from = filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte", label=_("created from"))
     created_to = filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt", label=_("created before"))
+    modified_since = filters.IsoDateTimeFilter(
+        field_name="modified", lookup_expr="gte", label=_("changed at or after (for polling)")
+    )
+    reporter = filters.CharFilter(method="filter_reporter", help_text=_("a username, or “me”"))
 
     class Meta:
         model = Incident
-        fields = ["status", "kind", "category", "warning", "area", "assignee", "created_from", "created_to"]
+        fields = [
+            "status",
+            "kind",
+            "category",
+            "warning",
+            "area",
+            "assignee",
+            "reporter",
+            "created_from",
+            "created_to",
+            "modified_since",
+        ]
 
     def filter_warning(self, queryset, name, value):
         return queryset.annotate(live_warning=live_warning(timezone.now())).filter(
@@ -222,6 +237,9 @@ class IncidentFilter(filters.FilterSet):
         if area.level < AdminArea.Level.COUNTY:
             return queryset.filter(Q(county__parent=area) | Q(county__parent__parent=area))
         return queryset.filter(**{field: area})
+
+    def filter_reporter(self, queryset, name, value):
+        return queryset.filter(reporter__username=self.request.user.username if value == "me" else value)
 
     def filter_assignee(self, queryset, name, value):
         return queryset.filter(assignee__username=self.request.user.username if value == "me" else value)

@@ -10,6 +10,13 @@ the other layers by `code`; existing rows are updated (an empty cell keeps the s
 created. Rows go through COPY into a temporary table, then one UPDATE … FROM and one INSERT … SELECT per
 chunk; no per-row queries.
 
+Places, things and households from a file without geometries (CSV, .xlsx) take the staged path
+(`_run_staged`, layers.io.staging), built for files of a million rows: the same checks, report, counts and
+rows, but validated per column, placed in grids by one spatial join in SQL, stored rows updated by one
+UPDATE and new ones COPY'd straight into the layer's table, under a lock that keeps other writers of that
+layer out until the import commits (reads go on). People (encrypted fields, employers, branches) and
+organizations (polygons, parents) keep the row-by-row path.
+
 Progress: while the write transaction is open its own updates are invisible to anybody polling the job,
 so progress goes through a second, autocommit connection to the database (a plain psycopg connection
 opened with the same settings), which updates only the job row; the main transaction never touches that
@@ -42,8 +49,10 @@ from grid.access import grids_for
 from grid.crs import CRS, to_wgs84
 from grid.models import Grid, Role, User
 from layers import crypto
+from layers.io import staging
 from layers.io.mapping import PRESETS, TARGETS, Mapping, converter, resolve_mapping
 from layers.io.readers import ReadError, Table, read_table
+from layers.io.staging import set_point as _set_point
 from layers.models import AuditEntry, ImportJob, JobStatus, PersonCategory
 from layers.services import audit_record
 
@@ -247,8 +256,10 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
         report.add(number, None, problem)
 
     user = job.created_by
-    records = _validate(job, table, mapping, report, progress)
     scope = None if user is None or user.is_superuser else set(grids_for(user).values_list("pk", flat=True))
+    if staging.fits(layer, table):
+        return _run_staged(job, table, mapping, report, progress, scope, skip_invalid=skip_invalid)
+    records = _validate(job, table, mapping, report, progress)
     _place(job, records, mapping, report, scope)
     progress(0.5, len(records))
     if report.errors and skip_invalid:
@@ -280,7 +291,132 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
         return None
     created, updated = _write(job, records, mapping, report, progress)
     job.created_count, job.updated_count = created, updated
-    job.status, job.progress, job.rows_done = JobStatus.DONE, 1.0, len(records)
+    job.status = JobStatus.DONE
+    progress(1.0, len(records), force=True)
+    return None
+
+
+def _run_staged(
+    job: ImportJob,
+    table: Table,
+    mapping: Mapping,
+    report: _Report,
+    progress: _Progress,
+    scope: set[int] | None,
+    *,
+    skip_invalid: bool,
+) -> None:
+    """`_run` for large files of places, things and households (layers.io.staging): the same checks and report,
+    the rows validated per column, staged by COPY, placed in grids by one spatial join, upserted set-based."""
+    layer = job.layer
+    n = len(table.rows)
+    names = {t: c for c, t in mapping.columns.items()}
+    problems = staging.Problems()
+    columns = staging.validate(layer, table, mapping, job.crs or CRS.WGS84, problems, progress)
+    table.rows = []  # the columns hold it now; the rows are memory a million rows long
+    unlocated = staging.unlocated(columns)
+    if unlocated:
+        records = [columns.record(i) for i in unlocated]
+        _place(job, records, mapping, problems.sink(staging.PLACEMENT), scope)
+        staging.take_placement(columns, unlocated, records)
+    progress(0.4, 0)
+    rows = columns.rows
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")  # big one-off statements: no JIT
+        staging.more_temp_buffers(cursor)
+        staging.stage(cursor, columns, lambda done: progress(0.4 + 0.1 * done / (n or 1), 0))
+        staging.locate(cursor)
+        progress(0.6, 0)
+        column = names.get("lon") or names.get("household") or names.get("address")
+        for i, lon, lat in staging.unplaced(cursor):
+            problems.add(
+                staging.PLACEMENT,
+                rows[i],
+                (0,),
+                column,
+                _("the point (%(lon).6f, %(lat).6f) lies in no grid") % {"lon": lon, "lat": lat},
+                "warning" if scope is None else "error",
+            )
+        if scope is not None:
+            for i, code in staging.outside(cursor, scope):
+                problems.add(
+                    staging.PLACEMENT,
+                    rows[i],
+                    (0,),
+                    column or names.get("grid"),
+                    _("the row lies outside your area (grid %(grid)s)") % {"grid": code},
+                )
+        bad = {e["row"] for e in report.entries if e["level"] == "error"} | problems.error_rows()
+        problems.flush(report)
+        keep = range(n)
+        if report.errors and skip_invalid:
+            keep = [i for i in range(n) if rows[i] not in bad]
+            report.add(None, None, _("%(n)d rows with errors were skipped.") % {"n": len(bad)}, "warning")
+            report.errors = 0
+        kept = len(keep)
+        if report.errors:
+            job.created_count = job.updated_count = 0
+            if job.dry_run:
+                job.status = JobStatus.DONE
+                return None
+            return _fail(job, _("Nothing was written: %(n)d problems (see the report).") % {"n": report.errors})
+        if not job.dry_run:
+            # Nobody else writes this layer until the import commits (reads go on): the rows found stored
+            # below are then exactly those the write updates, and the others can be COPY'd in without
+            # ON CONFLICT. Also one import per layer at a time, as the advisory lock of _write.
+            cursor.execute(f"LOCK TABLE {_TABLE[layer]} IN SHARE ROW EXCLUSIVE MODE")
+        kept_set = set(keep) if kept < n else None
+        stored = [i for i in staging.stored(cursor, _TABLE[layer]) if kept_set is None or i in kept_set]
+        if job.dry_run:
+            job.updated_count = len(stored)
+            job.created_count = kept - job.updated_count
+            job.status = JobStatus.DONE
+            progress(1.0, kept, force=True)
+            report.add(
+                None,
+                None,
+                _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
+                % {"c": job.created_count, "u": job.updated_count},
+                "info",
+            )
+            return None
+        staging.take_grids(cursor, columns)
+        updated = 0
+        if stored:
+            staging.stage_full(cursor, _temp_columns(layer), columns, stored)
+            update_sql, _insert_sql = _upsert_sql(layer, has_location=any(x is not None for x in columns.lon))
+            cursor.execute(update_sql)
+            updated = cursor.rowcount
+        progress(0.7, updated)
+        stored_set = set(stored)
+        new = [i for i in keep if i not in stored_set]
+        staging.copy_new(
+            cursor,
+            _TABLE[layer],
+            _COLUMNS[layer],
+            columns,
+            new,
+            lambda done: progress(0.7 + 0.3 * (updated + done) / (kept or 1), updated + done),
+        )
+        created = len(new)
+        audit_record(
+            actor=job.created_by,
+            action=AuditEntry.Action.IMPORT,
+            target=f"layers.{layer}",
+            reason=f"import job {job.pk}: {job.original_name}"[:300],
+            details={
+                "job": job.pk,
+                "file": job.original_name,
+                "rows": kept,
+                "created": created,
+                "updated": updated,
+                "preset": job.preset,
+                "crs": job.crs,
+            },
+        )
+    job.created_count, job.updated_count = created, updated
+    job.status = JobStatus.DONE
+    progress(1.0, kept, force=True)
     return None
 
 
@@ -406,26 +542,6 @@ def _coordinates(job: ImportJob, table: Table, records: list[dict], mapping: Map
                 _("geometry"),
                 _("a %(type)s; this layer takes points") % {"type": shapely.get_type_id(geom) and geom.geom_type},
             )
-
-
-def _set_point(
-    record: dict, lon: float, lat: float, crs: str, lon_column: str, lat_column: str, report: _Report
-) -> None:
-    row = record["_row"]
-    record["_bad_point"] = True  # until the point passes
-    if not -180 <= lon <= 180:
-        report.add(row, lon_column, _("longitude %(v)s is outside -180…180") % {"v": lon})
-        return
-    if not -90 <= lat <= 90:
-        report.add(row, lat_column, _("latitude %(v)s is outside -90…90") % {"v": lat})
-        return
-    if lon == 0 and lat == 0:
-        report.add(row, lon_column, _("0, 0 is not a location (an empty coordinate?)"))
-        return
-    if crs != CRS.WGS84:
-        lon, lat = to_wgs84(lon, lat, crs)
-    record["lon"], record["lat"] = lon, lat
-    del record["_bad_point"]
 
 
 # ---------------------------------------------------------------- placement and look-ups
@@ -682,16 +798,18 @@ _COLUMNS = {
 _POINT_SQL = "CASE WHEN s.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END"
 
 
-def _write(
-    job: ImportJob, records: list[dict], mapping: Mapping, report: _Report, progress: _Progress
-) -> tuple[int, int]:
-    layer = job.layer
-    table = _TABLE[layer]
-    spec = _COLUMNS[layer]
-    temp_columns = [(c, t) for c, t, _i, _u in spec if t] + [("lon", "float8"), ("lat", "float8")]
+def _temp_columns(layer: str) -> list[tuple[str, str]]:
+    temp_columns = [(c, t) for c, t, _i, _u in _COLUMNS[layer] if t] + [("lon", "float8"), ("lat", "float8")]
     if layer == "organizations":
         temp_columns.append(("wkb", "bytea"))
-    has_location = any(r["lon"] is not None for r in records)
+    return temp_columns
+
+
+def _upsert_sql(layer: str, *, has_location: bool, source: str = "_import_rows") -> tuple[str, str]:
+    """UPDATE of the stored rows that `source` (the staged rows) matches, and INSERT of the others (existing
+    ones skipped)."""
+    table = _TABLE[layer]
+    spec = _COLUMNS[layer]
     key = "id_card_hash" if layer == "people" else "code"
     insert_columns, insert_exprs, sets = [], [], []
     for column, _type, insert, update in spec:
@@ -713,13 +831,22 @@ def _write(
             sets.append(f"{column} = {update}")
     sets.append("modified = now()")
     names = ", ".join(insert_columns)
-    update_sql = f"UPDATE {table} t SET {', '.join(sets)} FROM _import_rows s WHERE t.{key} = s.{key}"
+    update_sql = f"UPDATE {table} t SET {', '.join(sets)} FROM {source} s WHERE t.{key} = s.{key}"
     conflict = "(id_card_hash) WHERE NOT (id_card_hash = '')" if layer == "people" else "(code)"
     insert_sql = (
         f"INSERT INTO {table} AS t ({names}, created, modified) "
-        f"SELECT {', '.join(insert_exprs)}, now(), now() FROM _import_rows s "
+        f"SELECT {', '.join(insert_exprs)}, now(), now() FROM {source} s "
         f"ON CONFLICT {conflict} DO NOTHING"
     )  # the rows just updated, or written meanwhile
+    return update_sql, insert_sql
+
+
+def _write(
+    job: ImportJob, records: list[dict], mapping: Mapping, report: _Report, progress: _Progress
+) -> tuple[int, int]:
+    layer = job.layer
+    temp_columns = _temp_columns(layer)
+    update_sql, insert_sql = _upsert_sql(layer, has_location=any(r["lon"] is not None for r in records))
     created = updated = 0
     total = len(records) or 1
     with transaction.atomic(), connection.cursor() as cursor:

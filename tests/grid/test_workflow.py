@@ -333,3 +333,19 @@ def test_the_detail_tells_the_caller_what_he_may_do(api_as, people):
         "merge",
     ]
     assert api_as(people["resident"]).get(f"{URL}{pk}/").json()["properties"]["allowed_actions"] == []
+
+
+def test_polling_with_modified_since_returns_what_changed_and_my_reports_filter_by_reporter(api_as, people):
+    resident, dispatcher = api_as(people["resident"]), api_as(people["dispatcher_a"])
+    with time_machine.travel(T0, tick=False):
+        old = report(resident)["id"]
+        report(api_as(people["worker"]))
+    with time_machine.travel(T0 + dt.timedelta(minutes=5), tick=False):
+        act(dispatcher, old, "accept")
+    since = (T0 + dt.timedelta(minutes=1)).isoformat()
+    changed = dispatcher.get(URL, {"modified_since": since}).json()["features"]
+    assert [f["id"] for f in changed] == [old]
+    assert dt.datetime.fromisoformat(changed[0]["properties"]["modified"]) == T0 + dt.timedelta(minutes=5)
+    mine = resident.get(URL, {"reporter": "me"}).json()["features"]
+    assert [f["id"] for f in mine] == [old]
+    assert dispatcher.get(URL, {"modified_since": "yesterday"}).status_code == 400

@@ -4,8 +4,8 @@
 import json
 from pathlib import Path
 
-from django.core.files import File
 from django.conf import settings
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django.utils.translation import gettext as _
