@@ -329,6 +329,29 @@ def pgbench_script(box: tuple[float, float, float, float], limit: int) -> str:
     )
 
 
+def pgbench_command(db: dict, *, script: Path, mode: str, clients: int) -> list[str]:
+    """pgbench with a custom script against the Django database `db` (its -T duration is added by the caller)."""
+    return [
+        pgbench_path(),
+        "-n",
+        "-M",
+        mode,
+        "-f",
+        str(script),
+        "-c",
+        str(clients),
+        "-j",
+        str(clients),
+        "-h",
+        str(db.get("HOST") or "localhost"),
+        "-p",
+        str(db.get("PORT") or 5432),
+        "-U",
+        str(db.get("USER") or ""),
+        str(db["NAME"]),
+    ]
+
+
 def run_pgbench(args: argparse.Namespace, box: tuple[float, float, float, float]) -> Result:
     from django.conf import settings
 
@@ -337,25 +360,7 @@ def run_pgbench(args: argparse.Namespace, box: tuple[float, float, float, float]
     with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as tmp:
         script = Path(tmp) / "knn.sql"
         script.write_text(pgbench_script(box, args.limit))
-        base = [
-            pgbench_path(),
-            "-n",
-            "-M",
-            args.pg_mode,
-            "-f",
-            str(script),
-            "-c",
-            str(args.pg_clients),
-            "-j",
-            str(args.pg_clients),
-            "-h",
-            str(db.get("HOST") or "localhost"),
-            "-p",
-            str(db.get("PORT") or 5432),
-            "-U",
-            str(db.get("USER") or ""),
-            str(db["NAME"]),
-        ]
+        base = pgbench_command(db, script=script, mode=args.pg_mode, clients=args.pg_clients)
         if args.warmup:
             subprocess.run(base + ["-T", str(args.warmup)], env=env, capture_output=True, text=True)
         say(f"raw: pgbench -M {args.pg_mode} -c {args.pg_clients} -T {args.duration} (KNN, LIMIT {args.limit})")

@@ -151,25 +151,7 @@ def run_pgbench(args: argparse.Namespace, script: str) -> ns.Result:
     with tempfile.TemporaryDirectory(prefix="bench-tiles-pgbench-") as tmp:
         path = Path(tmp) / "tile.sql"
         path.write_text(script)
-        base = [
-            ns.pgbench_path(),
-            "-n",
-            "-M",
-            args.pg_mode,
-            "-f",
-            str(path),
-            "-c",
-            str(args.pg_clients),
-            "-j",
-            str(args.pg_clients),
-            "-h",
-            str(db.get("HOST") or "localhost"),
-            "-p",
-            str(db.get("PORT") or 5432),
-            "-U",
-            str(db.get("USER") or ""),
-            str(db["NAME"]),
-        ]
+        base = ns.pgbench_command(db, script=path, mode=args.pg_mode, clients=args.pg_clients)
         if args.warmup:
             subprocess.run(base + ["-T", str(args.warmup)], env=env, capture_output=True, text=True)
         process = subprocess.Popen(

@@ -278,16 +278,8 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
         job.updated_count = sum(
             1 for r in records if r[_KEY[layer] if layer != "people" else "id_card_hash"] in existing
         )
-        job.created_count = len(records) - job.updated_count
-        job.status = JobStatus.DONE
         job.rows_done, job.progress = len(records), 1.0
-        report.add(
-            None,
-            None,
-            _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
-            % {"c": job.created_count, "u": job.updated_count},
-            "info",
-        )
+        _dry_run_done(job, report, created=len(records) - job.updated_count, updated=job.updated_count)
         return None
     created, updated = _write(job, records, mapping, report, progress)
     job.created_count, job.updated_count = created, updated
@@ -368,17 +360,8 @@ def _run_staged(
         kept_set = set(keep) if kept < n else None
         stored = [i for i in staging.stored(cursor, _TABLE[layer]) if kept_set is None or i in kept_set]
         if job.dry_run:
-            job.updated_count = len(stored)
-            job.created_count = kept - job.updated_count
-            job.status = JobStatus.DONE
             progress(1.0, kept, force=True)
-            report.add(
-                None,
-                None,
-                _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
-                % {"c": job.created_count, "u": job.updated_count},
-                "info",
-            )
+            _dry_run_done(job, report, created=kept - len(stored), updated=len(stored))
             return None
         staging.take_grids(cursor, columns)
         updated = 0
@@ -706,6 +689,18 @@ def _resolve_people_references(
     for record in records:
         if record.get("employer_code"):
             record["employer_kind"] = record_kind
+
+
+def _dry_run_done(job: ImportJob, report: _Report, *, created: int, updated: int) -> None:
+    """A dry run ends here: what a real run would create and update, and nothing written."""
+    job.created_count, job.updated_count, job.status = created, updated, JobStatus.DONE
+    report.add(
+        None,
+        None,
+        _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
+        % {"c": created, "u": updated},
+        "info",
+    )
 
 
 def _existing_keys(layer: str, keys: list[str]) -> set[str]:
