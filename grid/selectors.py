@@ -67,7 +67,7 @@ def categories_active() -> list[Category]:
 # The point is written out in each place, never joined from a CTE: `ORDER BY location <-> p` can walk
 # the index only when p is a constant or a parameter, not a column of another relation (that made the
 # KNN a sequential scan of every station, ~0.7 s at 1,000,000 of them).
-# The statement is prepared once per connection (see _run_prepared), so LIMITs are written into its
+# The statement is prepared once per connection (see value_prepared), so LIMITs are written into its
 # text: with `LIMIT $n`, the generic plan that PostgreSQL may settle on after five runs cannot know that
 # only a few rows are wanted, and sorts the whole table instead of walking the index (~1 s).
 _POINT_SQL = "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography"
@@ -151,7 +151,7 @@ def stations_nearest_geojson(
     if open_at is not None:
         params["day"], params["clock"] = local_day_and_time(open_at)
         where.append(_OPEN_NOW_SQL)
-    return _fetch_prepared(_nearest_sql(where=" AND ".join(where), limit=int(limit)), params)
+    return value_prepared(_nearest_sql(where=" AND ".join(where), limit=int(limit)), params)
 
 
 class _PreparingCursor(ServerBindingCursor):
@@ -161,13 +161,9 @@ class _PreparingCursor(ServerBindingCursor):
         return super().execute(query, params, prepare=prepare, **kwargs)
 
 
-def _fetch_prepared(sql: str, params: dict[str, object]):
-    """The first value of the first row of a read-only `sql`, run as a prepared statement."""
-    return _run_prepared(sql, params)
-
-
-def _run_prepared(sql: str, params: dict[str, object]):
-    """Run `sql` through Django's cursor wrapper (error translation, query logging) as a prepared statement.
+def value_prepared(sql: str, params: dict[str, object] | list[object]):
+    """The first value of the first row of a read-only `sql` (None without a row), run through Django's cursor
+    wrapper (error translation, query logging) as a prepared statement.
 
     Django sends queries with client-side binding, as new text every time, so PostgreSQL parses and
     plans each one: for the nearest-stations query that is more work than running it. This cursor
@@ -182,7 +178,8 @@ def _run_prepared(sql: str, params: dict[str, object]):
         raw = _PreparingCursor(connection.connection)
     with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def stations_nearest(*, point: Point, limit: int = 5, **filters) -> list[dict]:

@@ -20,11 +20,11 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.cache import cache as django_cache
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connection, models, transaction
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
 from grid.models import User
+from grid.selectors import value_prepared
 from layers.registry import LAYERS, Layer, Sensitivity
 
 logger = logging.getLogger(__name__)
@@ -152,24 +152,11 @@ def tile_sql(*, layer: Layer, user: User | AnonymousUser, z: int, x: int, y: int
     return sql, [layer.name, z, x, y, *inner_params, z, x, y]
 
 
-class _PreparingCursor(ServerBindingCursor):
-    """psycopg's server-side-binding cursor that has PostgreSQL prepare each statement once per connection: planning
-    the tile statement costs about as much as running it on a tile of a few hundred features."""
-
-    def execute(self, query, params=None, *, prepare=True, **kwargs):
-        return super().execute(query, params, prepare=prepare, **kwargs)
-
-
 def _fetch_tile(sql: str, params: list) -> bytes:
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = _PreparingCursor(connection.connection)
-    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return bytes(row[0]) if row and row[0] is not None else b""
+    # prepared once per connection: planning the tile statement costs about as much as running it on a tile
+    # of a few hundred features
+    value = value_prepared(sql, params)
+    return bytes(value) if value is not None else b""
 
 
 def tile_build(*, layer: Layer, user: User | AnonymousUser, z: int, x: int, y: int) -> bytes:
