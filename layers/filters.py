@@ -3,16 +3,14 @@
 Shared by the layer endpoints and by exports, whose worker re-reads a job's filters by the same rules.
 """
 
-import datetime as dt
 import math
 
 from django.contrib.gis.geos import Polygon
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from grid.api.params import MomentField
 from layers.registry import Layer
 from layers.selectors import LayerFilters, area_code_exists, filter_value_exists
 
@@ -52,49 +50,15 @@ class BBoxField(serializers.Field):
         return ",".join(str(v) for v in value.extent)
 
 
-@extend_schema_field({"type": "string", "example": "2024-05-01"})
-class MomentField(serializers.Field):
-    """A date (YYYY-MM-DD: the whole day, in the display time zone) or an ISO 8601 date-time.
-
-    As a lower bound it is the first instant meant; as an upper bound (`end=True`) the first instant
-    after it, so that `to=2024-05-01` takes in all of 1 May.
-    """
-
-    default_error_messages = {"invalid": _("Enter a date (YYYY-MM-DD) or an ISO 8601 date-time.")}
-
-    def __init__(self, *, end: bool = False, **kwargs):
-        self.end = end
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        text = str(data).strip()
-        try:
-            # a date first: parse_datetime would read "2024-05-01" as its midnight
-            day = parse_date(text)
-            moment = parse_datetime(text) if day is None else None
-        except ValueError:  # well-formed but impossible, e.g. 2024-02-30
-            self.fail("invalid")
-        if day is not None:
-            if self.end:
-                day += dt.timedelta(days=1)
-            return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-        if moment is None:
-            self.fail("invalid")
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        return moment + dt.timedelta(microseconds=1) if self.end else moment
-
-    def to_representation(self, value):
-        return value.isoformat()
-
-
 class PeriodSerializer(serializers.Serializer):
     """`from` and `to` (Python keywords, hence declared in get_fields); `to` must not precede `from`."""
 
     def get_fields(self):
         fields = super().get_fields()
         fields["from"] = MomentField(required=False, help_text=_("from this date or date-time on"))
-        fields["to"] = MomentField(end=True, required=False, help_text=_("up to this date (inclusive) or date-time"))
+        fields["to"] = MomentField(
+            end=True, inclusive_end=True, required=False, help_text=_("up to this date (inclusive) or date-time")
+        )
         return fields
 
     def validate(self, attrs):

@@ -1,9 +1,12 @@
 """Input fields shared by the geo endpoints: a point given as lon/lat or GeoJSON, in WGS 84, GCJ-02 or BD-09."""
 
+import datetime as dt
 import json
 import math
 
 from django.contrib.gis.geos import Point
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -109,3 +112,42 @@ class LocatedInputSerializer(serializers.Serializer):
         lon, lat = to_wgs84(lon, lat, attrs.pop("crs"))
         attrs["location"] = Point(lon, lat, srid=4326)
         return attrs
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
+class MomentField(serializers.Field):
+    """An ISO 8601 date or date and time; without an offset, in the server's time zone.
+
+    A bare date is the start of that day, or with `end` the start of the next (so that a period "to" a date
+    includes it). With `inclusive_end`, a date-time bound includes its own instant too (it becomes the next
+    microsecond), for periods read as "up to and including"."""
+
+    default_error_messages = {
+        "invalid": _("Give a date (2025-01-31) or a date and time (2025-01-31T08:00:00+08:00)."),
+        "range": _("Give a moment between the years 1900 and 2999."),
+    }
+
+    def __init__(self, *, end: bool = False, inclusive_end: bool = False, **kwargs):
+        self.end, self.inclusive_end = end, inclusive_end
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            # a bare date first: parse_datetime would read it as midnight
+            day = parse_date(text)
+            moment = None if day is not None else parse_datetime(text)
+        except ValueError:  # well formed but impossible, e.g. 2025-02-30
+            self.fail("invalid")
+        if moment is None and day is None:
+            self.fail("invalid")
+        if not 1900 <= (moment or day).year <= 2999:  # and no overflow in the arithmetic that follows
+            self.fail("range")
+        if moment is None:
+            return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=int(self.end)), dt.time.min))
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment + dt.timedelta(microseconds=1) if self.end and self.inclusive_end else moment
+
+    def to_representation(self, value):
+        return value.isoformat()
