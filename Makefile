@@ -29,3 +29,4 @@ bench: bootstrap
 	@$(PY) bench/nearest_stations.py
 	@$(PY) bench/layers_io.py
 	@$(PY) bench/tiles.py
+	@$(PY) bench/console.py

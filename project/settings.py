@@ -78,10 +78,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets a server-side-binding cursor prepare its statements (Django's default, None, forbids it even when
 # asked). Django's own cursors bind on the client and never prepare; only hot read paths that ask for it
-# do (grid.selectors._prepared_cursor). Set DB_PREPARED_STATEMENTS=false behind a pooler that cannot
+# do (grid.selectors.value_prepared). Set DB_PREPARED_STATEMENTS=false behind a pooler that cannot
 # keep prepared statements (PgBouncer in transaction mode before 1.21).
 if env.bool("DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+# No JIT: its compilation (0.2-0.4 s a query here) kicks in on the cost estimates of spatial filters over large
+# tables and made map counts take seconds; these short queries never win it back. DB_JIT=true restores it.
+if not env.bool("DB_JIT", default=False):
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")

@@ -252,6 +252,8 @@ class Incident(TimeStampedModel):
             models.Index(fields=["category", "status"], name="grid_incident_cat_status"),
             models.Index(fields=["assignee", "status"], name="grid_incident_assignee_status"),
             models.Index(fields=["created"], condition=Q(routed_at__isnull=True), name="grid_incident_unrouted"),
+            # the console polls "what changed since" every few seconds
+            models.Index(fields=["modified"], name="grid_incident_modified"),
         ]
         constraints = [
             CheckConstraint(
