@@ -36,7 +36,10 @@ case "${1:-start}" in
     cat <<MSG
 
 Gridline is running (logs in var/log/, stop with 'make stop').
-  Console (one map): http://localhost:${PORT}/map/
+  Dispatcher console: http://localhost:${PORT}/console/
+  Phone report page:  http://localhost:${PORT}/m/report/
+  Station finder:     http://localhost:${PORT}/stations/
+  One map (public):   http://localhost:${PORT}/map/
   API docs:          http://localhost:${PORT}/api/docs/
   Admin:             http://localhost:${PORT}/admin/
   Health:            $(curl -fsS "http://127.0.0.1:${PORT}/healthz" 2>/dev/null || echo "not answering yet: see var/log/web.log")

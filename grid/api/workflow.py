@@ -153,9 +153,10 @@ class IncidentFeedbackApi(APIView):
 
 
 class IncidentBatchApi(APIView):
-    """An offline phone's queue: {"reports": [report, …]} (JSON, or multipart with `reports` as a JSON string and
-    each report's photos as files named `photos:<client_uuid>`). One result per item, in order; a resend of the
-    whole batch creates nothing new."""
+    """An offline phone's queue: {"reports": [report, …], "reporter": username?} (JSON, or multipart with `reports`
+    as a JSON string and each report's photos as files named `photos:<client_uuid>`). One result per item, in
+    order; a resend of the whole batch creates nothing new. With `reporter`, a caller logged in as somebody
+    else is refused (409) and nothing is created."""
 
     MAX_ITEMS = 100
 
@@ -165,6 +166,18 @@ class IncidentBatchApi(APIView):
 
         if request.user.role == "auditor" and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
+        # A phone's queue belongs to whoever filled it: after a re-login as somebody else, it must not be sent
+        # in that other account's name.
+        expected = request.data.get("reporter")
+        if expected not in (None, "") and expected != request.user.get_username():
+            raise Conflict(
+                {
+                    "reporter": [
+                        _("These reports were made by %(expected)s; log in as %(expected)s to send them.")
+                        % {"expected": expected}
+                    ]
+                }
+            )
         reports = request.data.get("reports")
         if isinstance(reports, str):
             try:

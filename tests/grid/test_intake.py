@@ -198,3 +198,12 @@ def test_possible_duplicates_are_open_reports_of_the_category_within_its_radius(
     assert radius < 40
     for d, expected in zip(found, (10, 25), strict=True):
         assert abs(d["distance_m"] - expected) < 0.5
+
+
+def test_a_queue_filled_by_one_account_is_refused_to_another(api_as, people):
+    items = [body(), body()]
+    response = api_as(people["resident"]).post(BATCH, {"reports": items, "reporter": "worker-as"}, format="json")
+    assert response.status_code == 409 and "worker-as" in response.json()["reporter"][0]
+    assert Incident.objects.count() == 0
+    response = api_as(people["worker"]).post(BATCH, {"reports": items, "reporter": "worker-as"}, format="json")
+    assert [r["result"] for r in response.json()["results"]] == ["created", "created"]

@@ -827,6 +827,7 @@
   async function sendChunk(chunk) {
     const body = new FormData();
     body.append('reports', JSON.stringify(chunk.map(payload)));
+    body.append('reporter', owner); // the server refuses (409) if another account is logged in now
     for (const record of chunk) {
       for (const photo of record.photos || []) {
         body.append('photos:' + record.client_uuid, photo.blob, photo.name);
@@ -856,6 +857,12 @@
     lastProblem = null;
     if (response.status === 401 || response.status === 403 || response.redirected) {
       setAuthNeeded(true); // kept as they are; sent after the user logs in again
+      return 'retry';
+    }
+    if (response.status === 409 && answer && answer.reporter) {
+      // logged in again, but as somebody else: the queue waits for the account that filled it
+      lastProblem = String(answer.reporter);
+      setAuthNeeded(true);
       return 'retry';
     }
     if (response.status === 400 || response.status === 413) {
