@@ -16,6 +16,7 @@ from grid.models import Grid, Incident, IncidentEvent, Role, WorkerStatus
 from grid.services import incidents_place
 from layers.models import Place
 from tests.factories import IncidentFactory, UserFactory
+from tests.map_ui.browser import log_in, watch
 from tests.map_ui.test_map_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, territory, unreachable_tile_url
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extras")
@@ -79,29 +80,16 @@ def test_dispatcher_switches_a_layer_opens_and_dispatches_an_incident_and_sees_n
     nearest = min(distance, key=distance.get)
     assert nearest == "near"
 
-    errors: list[str] = []
-    foreign: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
             page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "request",
-                lambda request: (
-                    foreign.append(request.url)
-                    if urlsplit(request.url).netloc not in (urlsplit(live_server.url).netloc, tile_host)
-                    else None
-                ),
-            )
+            errors, foreign = watch(page, hosts=(urlsplit(live_server.url).netloc, tile_host))
 
             # given a dispatcher who logs in through the login page
-            page.goto(f"{live_server.url}/accounts/login/?next=/console/")
-            page.fill("#id_username", dispatcher.username)
-            page.fill("#id_password", "pw-123456")
-            page.click("button[type=submit]")
+            log_in(page, live_server.url, dispatcher.username, next_path="/console/")
             page.wait_for_url("**/console/**")
 
             # then the console is drawn: the layer panel from the registry, grids, incidents and their list
@@ -196,10 +184,7 @@ def test_a_stale_action_reloads_the_incident_and_an_expired_session_keeps_the_no
             context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
             page = context.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{live_server.url}/accounts/login/?next=/console/")
-            page.fill("#id_username", dispatcher.username)
-            page.fill("#id_password", "pw-123456")
-            page.click("button[type=submit]")
+            log_in(page, live_server.url, dispatcher.username, next_path="/console/")
             page.wait_for_selector("body[data-ready=true]", state="attached", timeout=15_000)
             page.click(f"#incident-list li[data-id='{target.pk}'] button")
             page.wait_for_selector(f"#incident-view[data-id='{target.pk}'][data-status=reported]")

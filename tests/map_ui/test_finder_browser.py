@@ -13,6 +13,7 @@ from grid.crs import wgs84_to_gcj02
 from grid.models import Station
 from layers.models import Organization
 from tests.factories import StationFactory
+from tests.map_ui.browser import watch
 from tests.map_ui.test_map_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, unreachable_tile_url
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extras")
@@ -119,8 +120,6 @@ def test_an_anonymous_phone_finds_the_nearest_stations_and_party_organizations(l
     with_charging = [s for s in by_distance if "charging" in s.amenities]
     open_ones = [s for s in by_distance if s.opening_hours != CLOSED_ALL_WEEK]
     names = {s.pk: s.name for s in stations}
-    errors: list[str] = []
-    foreign: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
 
     # No ORM from here on: Playwright's sync API runs an event loop in this thread.
@@ -131,15 +130,7 @@ def test_an_anonymous_phone_finds_the_nearest_stations_and_party_organizations(l
             context = browser.new_context(locale="zh-CN", permissions=["geolocation"], **PHONE)
             context.set_geolocation({"longitude": HERE[0], "latitude": HERE[1], "accuracy": 20})
             page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "request",
-                lambda request: (
-                    foreign.append(request.url)
-                    if urlsplit(request.url).netloc not in (urlsplit(live_server.url).netloc, tile_host)
-                    else None
-                ),
-            )
+            errors, foreign = watch(page, hosts=(urlsplit(live_server.url).netloc, tile_host))
 
             # when it opens the finder
             page.goto(f"{live_server.url}/stations/")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from grid.models import AdminArea, Category, Role
 from grid.services import incidents_place
 from tests.factories import AreaFactory, GridFactory, IncidentFactory, StationFactory, UserFactory, box
+from tests.map_ui.browser import log_in, watch
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -101,8 +102,6 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
     settings.TILE_URL = unreachable_tile_url()
     tile_host = urlsplit(settings.TILE_URL).netloc
     dispatcher = territory()
-    errors: list[str] = []
-    foreign: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
 
     # No ORM from here on: Playwright's sync API runs an event loop in this thread, and Django refuses
@@ -112,21 +111,10 @@ def test_dispatcher_sees_grids_stations_and_incidents_of_their_community(live_se
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
             page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "request",
-                lambda request: (
-                    foreign.append(request.url)
-                    if urlsplit(request.url).netloc not in (urlsplit(live_server.url).netloc, tile_host)
-                    else None
-                ),
-            )
+            errors, foreign = watch(page, hosts=(urlsplit(live_server.url).netloc, tile_host))
 
             # given a dispatcher who logs in through the login page
-            page.goto(f"{live_server.url}/accounts/login/?next=/map/")
-            page.fill("#id_username", dispatcher.username)
-            page.fill("#id_password", "pw-123456")
-            page.click("button[type=submit]")
+            log_in(page, live_server.url, dispatcher.username, next_path="/map/")
             page.wait_for_url("**/map/**")
 
             # then every grid, the stations near the centre and the incidents of their community are drawn,

@@ -15,6 +15,7 @@ from pyproj import Geod
 from grid.models import AdminArea, Category, Incident, Role
 from map_ui.views_phone import PhoneServiceWorkerView
 from tests.factories import AreaFactory, GridFactory, UserFactory, box
+from tests.map_ui import browser as shared
 from tests.map_ui.test_map_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, unreachable_tile_url
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extras")
@@ -108,10 +109,7 @@ def phone_context(playwright, browser):
 
 
 def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/?next={PAGE}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-123456")
-    page.click("button[type=submit]")
+    shared.log_in(page, base_url, username, next_path=PAGE)
     page.wait_for_url(f"**{PAGE}")
     page_ready(page)
 
