@@ -292,7 +292,7 @@ def take_placement(columns: Columns, indices: list[int], records: list[dict]) ->
 def _copy_csv(cursor, sql: str, rows: Iterable, n: int, progress: Callable[[int], None] | None = None) -> None:
     """Rows through COPY … (FORMAT csv) in blocks that csv.writer's C loop formats."""
     rows = iter(rows)
-    with cursor.cursor.copy(sql) as cp:
+    with cursor.db.wrap_database_errors, cursor.cursor.copy(sql) as cp:
         done = 0
         while done < n:
             count = min(COPY_ROWS, n - done)
@@ -425,31 +425,44 @@ def copy_new(
 
     COPY writes a table in batches, several times faster than INSERT … SELECT, which writes row by row. The
     values are those of the insert expressions in `layers.io.imports._COLUMNS`: an empty text is '' (or
-    the column's default, `EMPTY`), the point is ST_SetSRID(ST_MakePoint(lon, lat), 4326) as hex EWKB,
+    the column's default, `EMPTY`), the point is ST_SetSRID(ST_MakePoint(lon, lat), 4326) as EWKB,
     created and modified are the transaction's now().
+
+    Binary COPY: PostgreSQL reads each value as it stores it (the point's EWKB as bytes, not hex text; the
+    timestamps as integers, not parsed twice a row), and psycopg formats each row in C. A writer thread
+    sends the data (releasing the GIL while it waits on the socket), so the rows of the next block are
+    formatted here while PostgreSQL stores the previous one. Any error surfaces when the COPY ends, inside
+    the import's transaction, which then rolls back whole.
     """
-    cursor.execute("SELECT now()::text")
+    from psycopg.copy import QueuedLibpqWriter
+
+    cursor.execute("SELECT now()")
     (now,) = cursor.fetchone()
     names = [c for c, t, _i, _u in spec if t and c != "grid_id"]  # and then location, which has no temp type
+    if any(t != "text" for c, t, _i, _u in spec if c in names):  # pragma: no cover - every staged layer's are text
+        raise AssertionError("copy_new writes text columns only")
     sources = []
     for name in names:
         values = _column(columns, name)
-        empty = EMPTY.get(name)
-        if empty is not None:
-            values = [v or empty for v in values]
-        sources.append(values)
+        empty = EMPTY.get(name, "")  # FORCE_NOT_NULL of the text COPY: no NULL text
+        sources.append([v or empty for v in values])
     lon, lat = np.array(columns.lon, dtype=float), np.array(columns.lat, dtype=float)
     sources.append(_ewkb(lon, lat))
     sources.append(columns.grid_id)
-    text = [c for c, t, _i, _u in spec if t == "text"]
-    _copy_csv(
-        cursor,
-        f"COPY {table} ({', '.join([*names, 'location', 'grid_id', 'created', 'modified'])}) FROM STDIN "
-        f"WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(text)}))",
-        ([*(source[i] for source in sources), now, now] for i in indices),
-        len(indices),
-        progress,
+    sql = (
+        f"COPY {table} ({', '.join([*names, 'location', 'grid_id', 'created', 'modified'])}) FROM STDIN (FORMAT binary)"
     )
+    pg = cursor.cursor
+    # psycopg's errors as Django's (DatabaseError: the import reports the job failed), as Django's cursor does
+    with cursor.db.wrap_database_errors, pg.copy(sql, writer=QueuedLibpqWriter(pg)) as cp:
+        cp.set_types([*("text" for _n in names), "bytea", "int8", "timestamptz", "timestamptz"])
+        write_row = cp.write_row
+        done = 0
+        for done, i in enumerate(indices, start=1):
+            write_row([*(source[i] for source in sources), now, now])
+            if done % COPY_ROWS == 0:
+                progress(done)
+    progress(len(indices))
 
 
 EMPTY = {"condition": "ok"}  # what an empty cell writes, where the insert expression says other than ''
@@ -461,13 +474,13 @@ def _column(columns: Columns, name: str) -> list:
     return columns.values.get(name) or [None] * len(columns.rows)
 
 
-def _ewkb(lon: np.ndarray, lat: np.ndarray) -> list[str | None]:
-    """ST_SetSRID(ST_MakePoint(lon, lat), 4326) as PostGIS writes it (hex EWKB), None where lon is nan."""
+def _ewkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes | None]:
+    """ST_SetSRID(ST_MakePoint(lon, lat), 4326) as PostGIS stores it (EWKB), None where lon is nan."""
     record = np.zeros(len(lon), dtype=[("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"), ("y", "<f8")])
     record["order"], record["type"], record["srid"] = 1, 0x20000001, 4326  # little-endian point with an SRID
     record["x"], record["y"] = lon, lat
-    text = record.tobytes().hex().upper()
-    width = 2 * record.itemsize
+    data = record.tobytes()
+    width = record.itemsize
     return [
-        None if x != x else text[k : k + width] for k, x in zip(range(0, len(text), width), lon.tolist(), strict=True)
+        None if x != x else data[k : k + width] for k, x in zip(range(0, len(data), width), lon.tolist(), strict=True)
     ]

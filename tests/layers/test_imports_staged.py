@@ -288,3 +288,30 @@ def test_the_staged_write_builds_what_the_insert_expressions_build():
                 assert kind is None
             else:
                 assert insert in {a.format(c=column) if a else a for a in allowed}, (layer, column, insert)
+
+
+def test_a_failure_late_in_the_binary_copy_writes_nothing(territory, monkeypatch, staged):
+    # the new rows go by binary COPY through a writer thread, block by block: PostgreSQL refusing row 900 of
+    # 1,000 (here a point that is not EWKB, as no validated file can make) must leave the layer as it was,
+    # the stored row that the same import updated included
+    monkeypatch.setattr(staging, "COPY_ROWS", 100)
+    Place.objects.create(code="KEEP", name="旧名", location=Point(109.91, 35.16, srid=4326))
+    rows = [PLACE_HEADER, ["KEEP", "新名", "", "", "", 109.92, 35.17]]
+    rows += [[f"L{i}", f"场所{i}", "", "", "", 109.91 + i * 1e-5, 35.16] for i in range(1000)]
+    ewkb = staging._ewkb
+
+    def broken(lon, lat):
+        points = ewkb(lon, lat)
+        points[900] = b"\x01\x02"
+        return points
+
+    monkeypatch.setattr(staging, "_ewkb", broken)
+    job = import_run(job=job_for(csv_bytes(rows), "late.csv", "places"))
+    assert staged == ["places"]
+    assert job.status == JobStatus.FAILED and job.created_count == 0
+    assert list(Place.objects.values_list("code", "name")) == [("KEEP", "旧名")]
+    monkeypatch.setattr(staging, "_ewkb", ewkb)  # the same file, unbroken, then goes in whole
+    job = import_run(job=job_for(csv_bytes(rows), "late.csv", "places"))
+    assert job.status == JobStatus.DONE and (job.created_count, job.updated_count) == (1000, 1)
+    assert Place.objects.get(code="L900").location.coords == pytest.approx((109.91 + 900 * 1e-5, 35.16))
+    assert Place.objects.get(code="KEEP").name == "新名"
