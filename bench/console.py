@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import nearest_stations as ns  # noqa: E402 - shared helpers: ports, errors
+
+BenchError = ns.BenchError
+free_port = ns.free_port
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 GOAL_S = 2.0
 READY = "body[data-ready=true]"
-
-
-class BenchError(RuntimeError):
-    """Something the benchmark needs could not run: reported, exit status 1."""
 
 
 def env_default(name: str, default, cast=str):
@@ -139,17 +140,6 @@ def ensure_data(args: argparse.Namespace) -> int:
 
 
 # --- 2. server ---------------------------------------------------------------------------------------------------
-
-
-def free_port(first: int) -> int:
-    for port in range(first, first + 100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise BenchError(f"no free port in {first}..{first + 99}")
 
 
 @contextlib.contextmanager
