@@ -476,17 +476,14 @@ def wait_until_answering(process: subprocess.Popen, url: str, log: Path, limit: 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def run_wrk(
-    args: argparse.Namespace,
-    base_url: str,
-    box: tuple[float, float, float, float],
-    duration: int,
-    server: subprocess.Popen | None = None,
-) -> tuple[Result, str]:
+def wrk_command(
+    args: argparse.Namespace, *, script: Path, url: str, duration: int, timeout: str, script_args: list[str]
+) -> list[str]:
+    """wrk with a Lua script, the benchmark's threads and connections, latency statistics and `script_args`."""
     wrk = shutil.which("wrk")
     if not wrk:
-        raise BenchError("wrk not found (apt install wrk; `make bench` installs it)")
-    command = [
+        raise BenchError("wrk not found (apt-get install -y wrk; `make bench` installs it)")
+    return [
         wrk,
         "-t",
         str(args.threads),
@@ -496,14 +493,30 @@ def run_wrk(
         f"{duration}s",
         "--latency",
         "--timeout",
-        "5s",
+        timeout,
         "-s",
-        str(LUA),
-        base_url + ENDPOINT,
+        str(script),
+        url,
         "--",
-        *(repr(v) for v in box),
-        str(args.limit),
+        *script_args,
     ]
+
+
+def run_wrk(
+    args: argparse.Namespace,
+    base_url: str,
+    box: tuple[float, float, float, float],
+    duration: int,
+    server: subprocess.Popen | None = None,
+) -> tuple[Result, str]:
+    command = wrk_command(
+        args,
+        script=LUA,
+        url=base_url + ENDPOINT,
+        duration=duration,
+        timeout="5s",
+        script_args=[*(repr(v) for v in box), str(args.limit)],
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         cpu = None

@@ -27,7 +27,6 @@ import contextlib
 import math
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -307,28 +306,14 @@ def wait_idle(limit: float = 180.0) -> None:
 
 
 def run_wrk(args: argparse.Namespace, lua: Path, base: str, template: str, z: int, rng, duration: int, pids=None):
-    wrk = shutil.which("wrk")
-    if not wrk:
-        raise BenchError("wrk not found (apt-get install -y wrk; `make bench` installs it)")
-    command = [
-        wrk,
-        "-t",
-        str(args.threads),
-        "-c",
-        str(args.connections),
-        "-d",
-        f"{duration}s",
-        "--latency",
-        "--timeout",
-        "60s",
-        "-s",
-        str(lua),
-        base,
-        "--",
-        template,
-        str(z),
-        *(str(v) for v in rng),
-    ]
+    command = ns.wrk_command(
+        args,
+        script=lua,
+        url=base,
+        duration=duration,
+        timeout="60s",
+        script_args=[template, str(z), *(str(v) for v in rng)],
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         cpu = ns.measure_cpu(process, duration, lambda: [process.pid, *pids()]) if pids else None
