@@ -51,7 +51,7 @@ from grid.models import Grid, Role, User
 from layers import crypto
 from layers.io import staging
 from layers.io.mapping import PRESETS, TARGETS, Mapping, converter, resolve_mapping
-from layers.io.readers import ReadError, Table, read_table
+from layers.io.readers import ReadError, Table, paused_gc, read_table
 from layers.io.staging import set_point as _set_point
 from layers.models import AuditEntry, ImportJob, JobStatus, PersonCategory
 from layers.services import audit_record
@@ -258,7 +258,8 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
     user = job.created_by
     scope = None if user is None or user.is_superuser else set(grids_for(user).values_list("pk", flat=True))
     if staging.fits(layer, table):
-        return _run_staged(job, table, mapping, report, progress, scope, skip_invalid=skip_invalid)
+        with paused_gc():  # a million rows' columns and lists: see paused_gc
+            return _run_staged(job, table, mapping, report, progress, scope, skip_invalid=skip_invalid)
     records = _validate(job, table, mapping, report, progress)
     _place(job, records, mapping, report, scope)
     progress(0.5, len(records))
@@ -304,23 +305,29 @@ def _run_staged(
     n = len(table.rows)
     names = {t: c for c, t in mapping.columns.items()}
     problems = staging.Problems()
-    columns = staging.validate(layer, table, mapping, job.crs or CRS.WGS84, problems, progress)
-    table.rows = []  # the columns hold it now; the rows are memory a million rows long
-    unlocated = staging.unlocated(columns)
-    if unlocated:
-        records = [columns.record(i) for i in unlocated]
-        _place(job, records, mapping, problems.sink(staging.PLACEMENT), scope)
-        staging.take_placement(columns, unlocated, records)
-    progress(0.4, 0)
-    rows = columns.rows
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")  # big one-off statements: no JIT
         staging.more_temp_buffers(cursor)
-        staging.stage(cursor, columns, lambda done: progress(0.4 + 0.1 * done / (n or 1), 0))
-        staging.locate(cursor)
+        # PostgreSQL stages and locates the rows (staging.Locating's thread) as soon as their codes and points
+        # are validated, while the other columns are: no query on this connection until it is done
+        locating = staging.Locating(cursor)
+        try:
+            columns = staging.validate(
+                layer, table, mapping, job.crs or CRS.WGS84, problems, progress, ready=locating.start
+            )
+            table.rows = []  # the columns hold it now; the rows are memory a million rows long
+            progress(0.4, 0)
+        finally:
+            locating.wait()
         progress(0.6, 0)
+        unlocated = staging.unlocated(columns)
+        if unlocated:
+            records = [columns.record(i) for i in unlocated]
+            _place(job, records, mapping, problems.sink(staging.PLACEMENT), scope)
+            staging.take_placement(columns, unlocated, records)
+        rows = columns.rows
         column = names.get("lon") or names.get("household") or names.get("address")
-        for i, lon, lat in staging.unplaced(cursor):
+        for i, lon, lat in staging.unplaced(columns):
             problems.add(
                 staging.PLACEMENT,
                 rows[i],
@@ -330,7 +337,7 @@ def _run_staged(
                 "warning" if scope is None else "error",
             )
         if scope is not None:
-            for i, code in staging.outside(cursor, scope):
+            for i, code in staging.outside(cursor, columns, scope):
                 problems.add(
                     staging.PLACEMENT,
                     rows[i],
@@ -363,7 +370,7 @@ def _run_staged(
             progress(1.0, kept, force=True)
             _dry_run_done(job, report, created=kept - len(stored), updated=len(stored))
             return None
-        staging.take_grids(cursor, columns)
+        staging.take_grids(columns)
         updated = 0
         if stored:
             staging.stage_full(cursor, _temp_columns(layer), columns, stored)

@@ -17,9 +17,11 @@ Django's GDAL.
 
 import csv
 import datetime as dt
+import gc
 import io
 import os
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,7 @@ class Table:
     crs_missing: bool = False  # a spatial file that should say (a Shapefile without .prj) and does not
     notes: list[str] = field(default_factory=list)  # how the file was read, for the report
     row_problems: list[tuple[int, str]] = field(default_factory=list)
+    text: bool = False  # every cell is a str (a CSV's): readers of other formats give numbers, dates, None
 
 
 def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
@@ -116,6 +119,20 @@ def _header(cells: list) -> list[str]:
     return columns
 
 
+@contextmanager
+def paused_gc():
+    """Python's cycle collector off while millions of rows are built: it is triggered by allocations and walks
+    every live container each time, which at a million rows (lists, tuples) costs more than building them.
+    The rows hold no reference cycles; the collector runs again, as it was, at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_csv(path: Path) -> Table:
     text, encoding = decode_text(path.read_bytes())
     end = text.find("\n")
@@ -128,31 +145,46 @@ def read_csv(path: Path) -> Table:
         raise ReadError(_("The file is empty.")) from exc
     width = len(columns)
     table = Table(
-        columns=columns, rows=[], row_numbers=[], notes=[_("Read as %(encoding)s text.") % {"encoding": encoding}]
+        columns=columns,
+        rows=[],
+        row_numbers=[],
+        notes=[_("Read as %(encoding)s text.") % {"encoding": encoding}],
+        text=True,
     )
-    rows, numbers = table.rows, table.row_numbers
     try:
-        for number, row in enumerate(reader, start=2):
-            if len(row) != width:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) > width and any(cell.strip() for cell in row[width:]):
-                    table.row_problems.append(
-                        (
-                            number,
-                            _("The row has %(n)d values; the header names %(w)d columns.")
-                            % {"n": len(row), "w": width},
-                        )
-                    )
-                row = (row + [""] * width)[:width]
-            rows.append(row)
-            numbers.append(number)
+        with paused_gc():
+            records = list(reader)  # csv's C loop; the rows are looked at one by one only when some are odd
     except csv.Error as exc:
         raise ReadError(
             _("The CSV cannot be parsed near row %(n)d: %(exc)s") % {"n": reader.line_num, "exc": exc}
         ) from exc
+    del text
+    if set(map(len, records)) <= {width}:  # every row as wide as the header: nothing to skip, pad or report
+        table.rows, table.row_numbers = records, list(range(2, len(records) + 2))
+    else:
+        _odd_rows(table, records, width)
     _wkt_geometries(table)
     return table
+
+
+def _odd_rows(table: Table, records: list[list[str]], width: int) -> None:
+    """Rows of other widths than the header's: blank ones skipped, short ones padded, long ones cut (and
+    reported when what is cut holds a value); row numbers count every record after the header."""
+    rows, numbers = table.rows, table.row_numbers
+    for number, row in enumerate(records, start=2):
+        if len(row) != width:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > width and any(cell.strip() for cell in row[width:]):
+                table.row_problems.append(
+                    (
+                        number,
+                        _("The row has %(n)d values; the header names %(w)d columns.") % {"n": len(row), "w": width},
+                    )
+                )
+            row = (row + [""] * width)[:width]
+        rows.append(row)
+        numbers.append(number)
 
 
 def _wkt_geometries(table: Table) -> None:

@@ -6,9 +6,12 @@ write. Here the same converters run per column instead (a plain text column is s
 comprehension, a number column parsed by `map(float, …)`, a column of few distinct values converted once
 per value), the checks that rarely fail (ranges, required cells, duplicate codes) run over whole columns
 and fall back to the cell's own converter only where something is wrong, so every message is the
-converter's own. The rows' codes and points then go by COPY into a temporary staging table, where their
-grids are found by one spatial join against grid_grid (lowest grid code wins on shared edges, as in
-grid.selectors.grid_containing) and the codes already stored are found by one join. Rows without a usable
+converter's own. The rows' codes and points then go by COPY into temporary staging tables (no row
+formatted in Python: the codes as one joined CSV column, the points as fixed-width binary records built by
+numpy), where their grids are found by one spatial join against grid_grid (lowest grid code wins on shared
+edges, as in grid.selectors.grid_containing), fetched back as one bytea, and the codes already stored are
+found by one join. Codes and points are validated first and staged and located on a thread (`Locating`)
+while Python validates the other columns. Rows without a usable
 point are few and keep the row-by-row placement of `layers.io.imports` (grid code, else a household's
 address). Stored rows are updated by the row-by-row path's UPDATE; new rows are COPY'd straight into the
 layer's table.
@@ -22,9 +25,10 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import islice, repeat
+from itertools import islice
 
 import numpy as np
 from django.db import DatabaseError
@@ -39,7 +43,7 @@ COPY_ROWS = 50_000  # rows per COPY block: bounded memory, and progress while th
 TEMP_BUFFERS = "256MB"  # a session's temporary tables' buffers, taken as they are used (not up front)
 INDEX_FROM = 20_000  # located rows from which a GIST index on the staging points pays for itself
 STAGING = "_import_keys"  # i (index in the columns), code, point
-GRIDS = "_import_grids"  # i → the grid found by its point
+POINTS = "_import_points"  # i, lon, lat of the rows whose grid comes from their point
 FULL = "_import_rows"  # whole rows that update stored ones: the write's UPDATE reads them as it reads the slow path's
 _PLAIN_TEXT = frozenset({"text", "code"})  # kinds whose converter is `_text` with a length limit
 
@@ -102,17 +106,19 @@ def set_point(record: dict, lon: float, lat: float, crs: str, lon_column: str, l
     del record["_bad_point"]
 
 
-def convert_column(cells: tuple | list, target: Target, convert: Callable) -> tuple[list, list[tuple[int, str]]]:
+def convert_column(
+    cells: tuple | list, target: Target, convert: Callable, *, text: bool = False
+) -> tuple[list, list[tuple[int, str]]]:
     """The converted values of one column (None where a cell fails) and the failures as (index, message).
 
     Equal, cell by cell, to calling `convert` on every cell: the shortcuts apply only to str cells (what a
-    CSV gives), where they compute what the converter computes, and any cell they cannot vouch for goes
-    through the converter itself.
+    CSV gives; `text`: the caller knows every cell is one), where they compute what the converter computes,
+    and any cell they cannot vouch for goes through the converter itself.
     """
-    if set(map(type, cells)) - {str}:
+    if not text and set(map(type, cells)) - {str}:
         return _each(cells, convert)
     if target.kind in _PLAIN_TEXT:
-        values = [c.strip() for c in cells]  # _text of a str
+        values = list(map(str.strip, cells))  # _text of a str
         limit = target.max_length
         if not limit or max(map(len, values), default=0) <= limit:
             return values, []
@@ -176,6 +182,7 @@ class Columns:
     locate: list = field(default_factory=list)  # True: the grid comes from the point, in SQL
     grid_id: list = field(default_factory=list)
     bad_point: set[int] = field(default_factory=set)
+    found: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # grid by point, -1: none
 
     def record(self, i: int) -> dict:
         """Row i as the row-by-row path's record (a failed cell has no key)."""
@@ -187,10 +194,24 @@ class Columns:
         return record
 
 
+KEYS = frozenset({"code", "lon", "lat"})  # what staging and locating need: validated first (see validate's `ready`)
+
+
 def validate(
-    layer: str, table: Table, mapping: Mapping, crs: str, problems: Problems, progress: Callable[[float, int], None]
+    layer: str,
+    table: Table,
+    mapping: Mapping,
+    crs: str,
+    problems: Problems,
+    progress: Callable[[float, int], None],
+    ready: Callable[[Columns], None] | None = None,
 ) -> Columns:
-    """Every mapped column converted, required cells, defaults, duplicate keys and points checked."""
+    """Every mapped column converted, required cells, defaults, duplicate keys and points checked.
+
+    Codes and points come first: `ready(columns)` is called once they are final (the other columns still
+    to do), so that PostgreSQL can stage and locate the rows while Python converts the rest. Each problem
+    carries its place in the row-by-row order, so the report does not depend on which column went first.
+    """
     targets = {t.name: t for t in TARGETS[layer]}
     index = {c: i for i, c in enumerate(table.columns)}
     n = len(table.rows)
@@ -198,46 +219,69 @@ def validate(
     columns = Columns(rows=table.row_numbers, values={}, failed={})
     rows = table.row_numbers
     plan = list(mapping.columns.items())
-    for p, (column, target) in enumerate(plan):
-        values, failures = convert_column(cells[index[column]], targets[target], converter(targets[target]))
-        columns.values[target] = values
-        columns.failed[target] = {i for i, _m in failures}
-        for i, message in failures:
-            problems.add(CONVERT, rows[i], (0, p), column, message)
-        progress(0.05 + 0.3 * (p + 1) / len(plan), 0)
-    del cells
     required = [(t, c) for c, t in plan if targets[t].required]
-    for r, (target, column) in enumerate(required):
-        values, failed = columns.values[target], columns.failed[target]
-        if not all(values):
-            for i, value in enumerate(values):
-                if not value and i not in failed:
-                    problems.add(CONVERT, rows[i], (1, r), column, _("empty; this column is required"))
-    for target, default in mapping.defaults.items():
-        values = columns.values.get(target)
-        if values is None:
-            columns.values[target] = [default] * n
-        elif not all(values):
-            columns.values[target] = [v if v else default for v in values]
+    done = 0
+
+    def convert(keys: bool) -> None:
+        nonlocal done
+        for p, (column, target) in enumerate(plan):
+            if (target in KEYS) != keys:
+                continue
+            values, failures = convert_column(
+                cells[index[column]], targets[target], converter(targets[target]), text=table.text
+            )
+            columns.values[target] = values
+            columns.failed[target] = {i for i, _m in failures}
+            for i, message in failures:
+                problems.add(CONVERT, rows[i], (0, p), column, message)
+            done += 1
+            progress(0.05 + 0.3 * done / len(plan), 0)
+        for r, (target, column) in enumerate(required):  # on the converted values, before the defaults
+            if (target in KEYS) != keys:
+                continue
+            values, failed = columns.values[target], columns.failed[target]
+            if not all(values):
+                for i, value in enumerate(values):
+                    if not value and i not in failed:
+                        problems.add(CONVERT, rows[i], (1, r), column, _("empty; this column is required"))
+        for target, default in mapping.defaults.items():
+            if (target in KEYS) != keys:
+                continue
+            values = columns.values.get(target)
+            if values is None:
+                columns.values[target] = [default] * n
+            elif not all(values):
+                columns.values[target] = [v if v else default for v in values]
+
+    convert(keys=True)
+    _duplicate_keys(columns, plan, problems)
+    _points(columns, mapping, crs, problems, n)
+    if ready is not None:
+        ready(columns)
+    convert(keys=False)
+    return columns
+
+
+def _duplicate_keys(columns: Columns, plan: list[tuple[str, str]], problems: Problems) -> None:
     key = "code"
     key_column = next((c for c, t in plan if t == key), key)
     keys = [k for k in columns.values.get(key, ()) if k]
-    if len(set(keys)) != len(keys):
-        seen: dict[str, int] = {}
-        for i, value in enumerate(columns.values[key]):
-            if value:
-                if value in seen:
-                    problems.add(
-                        CONVERT,
-                        rows[i],
-                        (2, 0),
-                        key_column,
-                        _("the same %(key)s as row %(row)d") % {"key": key_column, "row": seen[value]},
-                    )
-                else:
-                    seen[value] = rows[i]
-    _points(columns, mapping, crs, problems, n)
-    return columns
+    if len(set(keys)) == len(keys):
+        return
+    rows = columns.rows
+    seen: dict[str, int] = {}
+    for i, value in enumerate(columns.values[key]):
+        if value:
+            if value in seen:
+                problems.add(
+                    CONVERT,
+                    rows[i],
+                    (2, 0),
+                    key_column,
+                    _("the same %(key)s as row %(row)d") % {"key": key_column, "row": seen[value]},
+                )
+            else:
+                seen[value] = rows[i]
 
 
 def _points(columns: Columns, mapping: Mapping, crs: str, problems: Problems, n: int) -> None:
@@ -320,73 +364,156 @@ def more_temp_buffers(cursor) -> None:
 
 
 def stage(cursor, columns: Columns, progress: Callable[[int], None]) -> None:
-    """The rows' keys and points into the staging table (i = the row's index in the file's columns)."""
+    """The rows' codes into the staging table (i = the row's index in the file's columns, numbered by COPY in
+    the order of the rows) and the located rows' points into _import_points.
+
+    No row is formatted in Python: the codes go as one column of CSV joined in one call, the points as
+    binary COPY built by numpy (fixed-width records).
+    """
     n = len(columns.rows)
     cursor.execute(
-        f"DROP TABLE IF EXISTS {STAGING}; CREATE TEMP TABLE {STAGING} "
-        f"(i integer, code text, lon float8, lat float8, locate boolean) ON COMMIT DROP"
+        f"DROP TABLE IF EXISTS {STAGING}, {POINTS}; "
+        f"CREATE TEMP TABLE {STAGING} (i integer GENERATED ALWAYS AS IDENTITY (MINVALUE 0 START WITH 0), code text) "
+        f"ON COMMIT DROP; CREATE TEMP TABLE {POINTS} (i integer, point geometry) ON COMMIT DROP"
     )
-    codes = columns.values.get("code") or repeat(None, n)
-    _copy_csv(
-        cursor,
-        f"COPY {STAGING} (i, code, lon, lat, locate) FROM STDIN WITH (FORMAT csv)",
-        zip(range(n), codes, columns.lon, columns.lat, columns.locate, strict=False),
-        n,
-        progress,
-    )
+    codes = columns.values.get("code") or [None] * n
+    with cursor.db.wrap_database_errors, cursor.cursor.copy(f"COPY {STAGING} (code) FROM STDIN (FORMAT csv)") as cp:
+        cp.write(_csv_column(codes))
+    progress(n // 2)
+    located = np.flatnonzero(np.array(columns.locate, dtype=bool))
+    lon, lat = np.array(columns.lon, dtype=float)[located], np.array(columns.lat, dtype=float)[located]
+    with cursor.db.wrap_database_errors, cursor.cursor.copy(f"COPY {POINTS} FROM STDIN (FORMAT binary)") as cp:
+        cp.write(_BINARY_HEADER)
+        for start in range(0, len(located), COPY_ROWS):
+            block = slice(start, start + COPY_ROWS)
+            cp.write(_binary_points(located[block], lon[block], lat[block]))
+        cp.write(_BINARY_TRAILER)
+    progress(n)
 
 
-def locate(cursor) -> None:
-    """Each located row's grid into _import_grids: one join against grid_grid, the lowest grid code where
-    several cover the point."""
-    point = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)"
-    cursor.execute(f"SELECT count(*) FROM {STAGING} WHERE locate")
-    (located,) = cursor.fetchone()
-    if located >= INDEX_FROM:
+def _csv_column(values: list) -> str:
+    """One column as COPY … (FORMAT csv) reads it: an empty value or None as NULL (an unquoted empty line), any
+    value with a character CSV or COPY treats specially quoted."""
+    text = "\n".join([v or "" for v in values])
+    if text.count("\n") != len(values) - 1 or any(c in text for c in '",\r\\'):
+        text = "\n".join(['"' + v.replace('"', '""') + '"' if v else "" for v in values])
+    return text + "\n" if values else ""
+
+
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+_BINARY_TRAILER = b"\xff\xff"
+_POINT_RECORD = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("i_length", ">i4"),
+        ("i", ">i4"),
+        ("point_length", ">i4"),
+        ("order", "u1"),  # the point as EWKB: little-endian, point with an SRID, 4326, x, y
+        ("type", "<u4"),
+        ("srid", "<u4"),
+        ("x", "<f8"),
+        ("y", "<f8"),
+    ]
+)
+
+
+def _binary_points(i: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> bytes:
+    """Rows (i integer, point geometry) of a binary COPY: field count, then each field's length and value; the
+    point ST_SetSRID(ST_MakePoint(lon, lat), 4326) as EWKB (a stored point indexes and joins faster than one
+    computed from lon/lat by an expression)."""
+    record = np.empty(len(i), dtype=_POINT_RECORD)
+    record["fields"], record["i_length"], record["point_length"] = 2, 4, 25
+    record["order"], record["type"], record["srid"] = 1, 0x20000001, 4326
+    record["i"], record["x"], record["y"] = i, lon, lat
+    return record.tobytes()
+
+
+def locate(cursor, columns: Columns) -> None:
+    """Each located row's grid into `columns.found` (-1 for none): one join against grid_grid, the lowest grid
+    code where several cover the point."""
+    if columns.locate.count(True) >= INDEX_FROM:
         # many points: an index on them lets PostGIS walk each grid once, its polygon prepared once, rather
         # than searching grid_grid's index once per point (~5x faster from a few ten thousand points)
         # (building it also counts the table's rows for the planner: no ANALYZE needed)
-        cursor.execute(f"CREATE INDEX ON {STAGING} USING gist (({point.replace('s.', '')})) WHERE locate")
+        cursor.execute(f"CREATE INDEX ON {POINTS} USING gist (point)")
     else:
-        cursor.execute(f"ANALYZE {STAGING}")
+        cursor.execute(f"ANALYZE {POINTS}")
+    # the pairs as one bytea (4 + 8 bytes a pair) that numpy reads as it is: no row, no int object per pair
     cursor.execute(
-        f"DROP TABLE IF EXISTS {GRIDS}; CREATE TEMP TABLE {GRIDS} ON COMMIT DROP AS "
-        f"SELECT DISTINCT ON (s.i) s.i, g.id AS grid_id FROM {STAGING} s "
-        f"JOIN grid_grid g ON ST_Covers(g.boundary, {point}) WHERE s.locate ORDER BY s.i, g.code"
+        f"SELECT string_agg(int4send(s.i) || int8send(g.id), ''::bytea) FROM {POINTS} s "
+        f"JOIN grid_grid g ON ST_Covers(g.boundary, s.point)"
     )
-
-
-def unplaced(cursor) -> list[tuple[int, float, float]]:
-    """Located rows in no grid: (index, lon, lat)."""
-    cursor.execute(f"SELECT (SELECT count(*) FROM {STAGING} WHERE locate) = (SELECT count(*) FROM {GRIDS})")
-    if cursor.fetchone()[0]:
-        return []  # every one has a grid: no anti-join over the whole file
-    cursor.execute(
-        f"SELECT s.i, s.lon, s.lat FROM {STAGING} s LEFT JOIN {GRIDS} p ON p.i = s.i "
-        f"WHERE s.locate AND p.i IS NULL ORDER BY s.i"
-    )
-    return cursor.fetchall()
-
-
-def outside(cursor, scope: set[int]) -> list[tuple[int, str]]:
-    """Located rows whose grid is not in `scope`: (index, the grid's code)."""
-    cursor.execute(
-        f"SELECT p.i, g.code FROM {GRIDS} p JOIN grid_grid g ON g.id = p.grid_id "
-        f"WHERE NOT (p.grid_id = ANY(%s)) ORDER BY p.i",
-        [sorted(scope)],
-    )
-    return cursor.fetchall()
-
-
-def take_grids(cursor, columns: Columns) -> None:
-    """The grids found by point into `columns.grid_id` (COPY out: a million pairs in a fraction of a second)."""
-    data = bytearray()
-    with cursor.cursor.copy(f"COPY {GRIDS} (i, grid_id) TO STDOUT") as cp:
-        for block in cp:
-            data += block
-    pairs = np.fromstring(bytes(data), dtype=np.int64, sep=" ")  # text mode (not deprecated): any whitespace
+    (data,) = cursor.fetchone()
+    pairs = np.frombuffer(data or b"", dtype=[("i", ">i4"), ("g", ">i8")])
+    rows, grids = pairs["i"].astype(np.int64), pairs["g"].astype(np.int64)
+    if len(rows) and np.bincount(rows).max() > 1:  # points on shared edges: the lowest code (PostgreSQL's order) wins
+        cursor.execute("SELECT id FROM grid_grid WHERE id = ANY(%s) ORDER BY code", [np.unique(grids).tolist()])
+        ids = np.array([g for (g,) in cursor.fetchall()], dtype=np.int64)
+        by_id = np.argsort(ids)  # the rank (place in code order) of each id, ids sorted
+        order = np.lexsort((by_id[np.searchsorted(ids[by_id], grids)], rows))
+        rows, grids = rows[order], grids[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        rows, grids = rows[first], grids[first]
     found = np.full(len(columns.rows), -1, dtype=np.int64)
-    found[pairs[0::2]] = pairs[1::2]
+    found[rows] = grids
+    columns.found = found
+
+
+class Locating:
+    """`stage` and `locate` on a thread of their own, so that PostgreSQL stages the rows, indexes their points
+    and joins them to the grids (seconds at a million rows) while Python validates the other columns.
+
+    The thread has the import's connection to itself from `start` until `wait`: the caller touches no
+    database in between (validation is pure Python; progress goes through its own connection). Its errors
+    (Django's DatabaseError, as from any cursor) are raised by `wait`, which always returns the connection.
+    """
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.thread, self.error = cursor, None, None
+
+    def start(self, columns: Columns) -> None:
+        def work() -> None:
+            try:
+                stage(self.cursor, columns, lambda done: None)  # progress is reported by the caller's thread
+                locate(self.cursor, columns)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by wait()
+                self.error = exc
+
+        self.thread = threading.Thread(target=work, name="import-locate", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
+def unplaced(columns: Columns) -> list[tuple[int, float, float]]:
+    """Located rows in no grid: (index, lon, lat)."""
+    missing = np.flatnonzero(np.array(columns.locate, dtype=bool) & (columns.found < 0))
+    return [(i, columns.lon[i], columns.lat[i]) for i in missing.tolist()]
+
+
+def outside(cursor, columns: Columns, scope: set[int]) -> list[tuple[int, str]]:
+    """Located rows whose grid is not in `scope`: (index, the grid's code)."""
+    found = columns.found
+    rows = np.flatnonzero((found >= 0) & ~np.isin(found, np.array(sorted(scope), dtype=np.int64)))
+    if not len(rows):
+        return []
+    cursor.execute("SELECT id, code FROM grid_grid WHERE id = ANY(%s)", [np.unique(found[rows]).tolist()])
+    codes = dict(cursor.fetchall())
+    return [(i, codes[g]) for i, g in zip(rows.tolist(), found[rows].tolist(), strict=True)]
+
+
+def take_grids(columns: Columns) -> None:
+    """The grids found by point into `columns.grid_id`, beside those the row-by-row placement found."""
+    found = columns.found
+    if not len(found):
+        return
     columns.grid_id = [g if g >= 0 else p for g, p in zip(found.tolist(), columns.grid_id, strict=True)]
 
 

@@ -10,6 +10,7 @@ import shapely
 from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils.translation import gettext
 
 from grid.crs import from_wgs84
 from layers.io import staging
@@ -315,3 +316,62 @@ def test_a_failure_late_in_the_binary_copy_writes_nothing(territory, monkeypatch
     assert job.status == JobStatus.DONE and (job.created_count, job.updated_count) == (1000, 1)
     assert Place.objects.get(code="L900").location.coords == pytest.approx((109.91 + 900 * 1e-5, 35.16))
     assert Place.objects.get(code="KEEP").name == "新名"
+
+
+def test_odd_rows_of_a_csv_are_skipped_padded_and_reported_by_their_line(territory, monkeypatch, staged):
+    # the reader takes the rows in one go and looks at them one by one only when some are not as wide as
+    # the header: a blank line is skipped (its number still counts), a short row padded, a long one cut,
+    # and reported when what is cut holds a value
+    text = (
+        "编码,名称,经度,纬度\n"
+        "W1,甲,109.93,35.19\n"
+        "\n"  # line 3: blank, skipped
+        "W2,乙,109.97\n"  # line 4: short, no latitude
+        "W3,丙,109.93,35.19,多余\n"  # line 5: one value too many
+        "W4,丁,109.97,35.22,, \n"  # line 6: blank extra cells, nothing to report
+    )
+    [(old_job, _o), (job, _n)] = both_paths(monkeypatch, lambda: job_for(text.encode(), "odd.csv", "places"))
+    assert staged == ["places"]
+    assert job.status == JobStatus.FAILED and Place.objects.count() == 0
+    assert job.report == old_job.report
+    errors = [(e["row"], e["column"]) for e in job.report if e["level"] == "error"]
+    assert {row for row, _c in errors} == {4, 5} and (4, "纬度") in errors and (5, None) in errors
+    wide = gettext("The row has %(n)d values; the header names %(w)d columns.") % {"n": 5, "w": 4}
+    assert [e["problem"] for e in job.report if e["row"] == 5] == [wide]
+
+    job = import_run(job=job_for(text.encode(), "odd.csv", "places"), skip_invalid=True)
+    assert job.status == JobStatus.DONE and job.created_count == 2
+    assert sorted(Place.objects.values_list("code", "grid__code")) == [("W1", "G-A-S"), ("W4", "G-B-N")]
+
+
+def test_codes_that_csv_or_copy_treat_specially_update_the_stored_rows(territory, monkeypatch, staged):
+    # the staged codes go to PostgreSQL as one CSV column: commas, quotes, backslashes and COPY's end marker
+    # must arrive as they are, so that the stored rows are found and updated, not inserted again
+    odd = ["K,1", 'K"2', "K\\3", "\\.", "K 5"]
+    for code in odd:
+        Place.objects.create(code=code, name="旧名", location=Point(109.91, 35.16, srid=4326))
+    rows = [PLACE_HEADER] + [[code, "新名", "", "", "", 109.93, 35.19] for code in [*odd, "NEW"]]
+    [(old_job, old_rows), (job, new_rows)] = both_paths(
+        monkeypatch, lambda: job_for(csv_bytes(rows), "k.csv", "places")
+    )
+    assert job.status == JobStatus.DONE, job.report
+    assert (job.created_count, job.updated_count) == (old_job.created_count, old_job.updated_count) == (1, 5)
+    assert new_rows == old_rows
+    assert sorted(r[0] for r in new_rows) == sorted([*odd, "NEW"]) and {r[1] for r in new_rows} == {"新名"}
+    assert staged == ["places"]
+
+
+def test_a_database_error_while_locating_fails_the_job_and_the_next_import_runs(territory, monkeypatch, staged):
+    # staging and locating run on a thread beside the validation; PostgreSQL refusing the staged points
+    # (here a record cut short, as no validated file can make) fails the job as any database error does,
+    # writes nothing, and leaves the connection to the next import
+    rows = [PLACE_HEADER] + [[f"D{i}", f"场所{i}", "", "", "", 109.91 + i * 1e-4, 35.16] for i in range(50)]
+    binary_points = staging._binary_points
+    monkeypatch.setattr(staging, "_binary_points", lambda *args: binary_points(*args)[:-3])
+    job = import_run(job=job_for(csv_bytes(rows), "d.csv", "places"))
+    assert job.status == JobStatus.FAILED and job.created_count == 0 and Place.objects.count() == 0
+    assert job.error.startswith(gettext("The database refused the rows: %(exc)s") % {"exc": ""})
+    monkeypatch.setattr(staging, "_binary_points", binary_points)
+    job = import_run(job=job_for(csv_bytes(rows), "d.csv", "places"))
+    assert job.status == JobStatus.DONE and job.created_count == 50
+    assert staged == ["places", "places"]
