@@ -8,7 +8,6 @@ the web process, which imports this module for the admin, never loads them.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import random
 from collections import Counter
@@ -209,22 +208,15 @@ def observation_record(
 
 
 def _attendance_observe(*, camera: Camera, frame: np.ndarray, at: dt.datetime) -> None:
-    """Hand the frame to face attendance (vision.attendance) for duty-room and meeting cameras, where installed.
+    """Hand the frame to face attendance (vision.attendance) for duty-room and meeting cameras.
 
     Its failure is logged and costs only the attendance of this frame, never the counts already stored."""
     if not {Camera.Analysis.ATTENDANCE, Camera.Analysis.MEETING} & set(camera.analyses):
         return
-    if importlib.util.find_spec("vision.attendance.services") is None:
-        logger.info("camera %s: vision.attendance.services is not there; attendance skipped", camera.code)
-        return
-    from vision.attendance import services as attendance
+    from vision.attendance.services import attendance_observe
 
-    observe = getattr(attendance, "attendance_observe", None)
-    if observe is None:
-        logger.info("camera %s: attendance_observe is not there; attendance skipped", camera.code)
-        return
     try:
-        observe(camera=camera, frame=frame, at=at)
+        attendance_observe(camera=camera, frame=frame, at=at)
     except Exception:
         logger.exception("camera %s: face attendance failed on this frame", camera.code)
 
