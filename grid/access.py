@@ -1,7 +1,7 @@
 """Who may see what. Every queryset of incidents that reaches a user starts here."""
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 
 from grid.models import AdminArea, Grid, HandlingUnit, Incident, Role, User
 
@@ -25,6 +25,14 @@ def _area_q(areas: list[AdminArea], *, prefix: str = "") -> Q:
     if higher:
         q |= Q(**{f"{prefix}county__parent_id__in": higher}) | Q(**{f"{prefix}county__parent__parent_id__in": higher})
     return q
+
+
+def scope_loaded(user: User | AnonymousUser) -> User | AnonymousUser:
+    """The account with its areas loaded once: every scope question about it reads them, and would otherwise ask
+    the database again each time."""
+    if user.is_authenticated:
+        prefetch_related_objects([user], "areas")
+    return user
 
 
 def incidents_for(user: User | AnonymousUser, queryset: QuerySet[Incident] | None = None) -> QuerySet[Incident]:

@@ -32,6 +32,7 @@ from grid.opening_hours import is_open_at
 from grid.photos import photos_decode
 from grid.services import incident_report
 from vision.models import Camera, Frame, Observation, Rule
+from vision.sources import frame_jpeg
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,18 +93,9 @@ def _note(rule: Rule, camera: Camera, observation: Observation) -> str:
     return f"{rule.note}\n{facts}" if rule.note else facts
 
 
-def _jpeg(frame: np.ndarray) -> bytes:
-    import cv2
-
-    ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise ValueError("the frame could not be encoded as JPEG")
-    return encoded.tobytes()
-
-
 def _fire(*, rule: Rule, camera: Camera, observation: Observation, frame: np.ndarray | None) -> Incident | None:
     """Report the incident of this episode (once: the client_uuid is the episode's) and keep the frame."""
-    jpeg = _jpeg(frame) if frame is not None else None
+    jpeg = frame_jpeg(frame) if frame is not None else None
     name = f"camera{camera.pk}-rule{rule.pk}-{observation.at:%Y%m%dT%H%M%S}.jpg"
     photos = photos_decode([SimpleUploadedFile(name, jpeg, content_type="image/jpeg")]) if jpeg else []
     try:

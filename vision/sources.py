@@ -182,3 +182,13 @@ def _file_frames(source: str, *, at: dt.datetime, interval_seconds: int, count: 
             return [_image(path)] * count
         return _video_frames(path, at=at, count=count)
     raise SourceError(_("There is no file or folder %(path)s on this worker.") % {"path": source})
+
+
+def frame_jpeg(frame: np.ndarray) -> bytes:
+    """A frame (BGR) as JPEG bytes, as frames are kept (rule evidence, meeting records) and attached to incidents."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ValueError("the frame could not be encoded as JPEG")
+    return encoded.tobytes()

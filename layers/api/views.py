@@ -5,7 +5,6 @@ profile); every row comes from `Layer.queryset(user)` through layers.selectors.
 """
 
 from django.contrib.gis.db.models.functions import AsGeoJSON
-from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from grid.access import may_see_sensitive
+from grid.access import may_see_sensitive, scope_loaded
 from layers.api.serializers import (
     GEOJSON_ANNOTATION,
     MAX_PAGE_SIZE,
@@ -57,14 +56,6 @@ class AuditPagination(pagination.PageNumberPagination):
     max_page_size = 1000
 
 
-def _caller(request):
-    """request.user with its areas loaded once: every layer's scope reads them, and would otherwise ask again."""
-    user = request.user
-    if user.is_authenticated:
-        prefetch_related_objects([user], "areas")
-    return user
-
-
 class LayerApiMixin:
     """Resolves `<name>` to a layer the caller may open: 404 for no such layer, 401/403 for a closed one."""
 
@@ -94,7 +85,7 @@ class LayerListApi(APIView):
     def get(self, request):
         data = BBoxQuerySerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        user = _caller(request)
+        user = scope_loaded(request.user)
         layers = [layer for layer in LAYERS.values() if layer_visible_to(layer=layer, user=user)]
         counts = layer_counts(layers=layers, user=user, bbox=data.validated_data.get("in_bbox"))
         return Response(LayerSerializer(layers, many=True, context={"counts": counts, "user": user}).data)
@@ -106,7 +97,7 @@ class LayerFeaturesApi(LayerApiMixin, APIView):
     @extend_schema(parameters=[LayerFeaturesQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request, name: str):
         layer = self.open_layer(request, name)
-        user = _caller(request)
+        user = scope_loaded(request.user)
         data = self.query(request, layer, LayerFeaturesQuerySerializer, user)
         geometry = layer.model._meta.get_field(layer.geometry_field)
         # PostGIS writes each geometry's GeoJSON (no GEOS object per row); points to ~1 cm, shapes to ~10 cm
@@ -129,7 +120,7 @@ class LayerStatsApi(LayerApiMixin, APIView):
     @extend_schema(parameters=[LayerStatsQuerySerializer], responses={200: StatsSerializer})
     def get(self, request, name: str):
         layer = self.open_layer(request, name)
-        user = _caller(request)
+        user = scope_loaded(request.user)
         data = self.query(request, layer, LayerStatsQuerySerializer, user)
         figures = layer_stats(layer=layer, user=user, by=data.validated_data["by"], filters=data.filters)
         return Response(StatsSerializer(figures).data)
@@ -141,7 +132,7 @@ class GigWorkerProfileApi(LayerApiMixin, APIView):
     @extend_schema(parameters=[LayerQuerySerializer], responses={200: GigWorkerProfileSerializer})
     def get(self, request):
         layer = self.open_layer(request, "gig_workers")
-        user = _caller(request)
+        user = scope_loaded(request.user)
         data = self.query(request, layer, LayerQuerySerializer, user)
         return Response(GigWorkerProfileSerializer(gig_worker_profile(user=user, filters=data.filters)).data)
 
@@ -156,7 +147,7 @@ class PersonSensitiveApi(LayerApiMixin, APIView):
             raise PermissionDenied(_("This account may not see unmasked personal fields."))
         data = SensitiveQuerySerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        person = layer.queryset(_caller(request)).filter(pk=pk).first()
+        person = layer.queryset(scope_loaded(request.user)).filter(pk=pk).first()
         if person is None:
             raise NotFound(_("No person with this id is in your scope."))
         values = person_sensitive_read(person=person, user=request.user, reason=data.validated_data["reason"])

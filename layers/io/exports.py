@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pyogrio import raw
 
-from grid.access import may_see_sensitive
+from grid.access import may_see_sensitive, scope_loaded
 from grid.models import User
 from layers import crypto
 from layers.filters import LayerQuerySerializer
@@ -686,9 +686,7 @@ def export_run(*, job: ExportJob) -> ExportJob:
     job.refresh_from_db()
     if not claimed:
         return job
-    user = job.created_by or AnonymousUser()
-    if user.is_authenticated:
-        models.prefetch_related_objects([user], "areas")  # every scope question reads them
+    user = scope_loaded(job.created_by or AnonymousUser())
     layer = LAYERS.get(job.layer)
     # access is judged again at run time: a role or scope may have changed since the request
     if layer is None or not user.is_authenticated or not layer_visible_to(layer=layer, user=user):

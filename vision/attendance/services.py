@@ -34,6 +34,7 @@ from layers import crypto
 from layers.models import Person
 from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
 from vision.models import Camera, Frame
+from vision.sources import frame_jpeg
 
 if TYPE_CHECKING:
     import numpy as np
@@ -281,19 +282,10 @@ def _meeting_seen(
         seen.checkins.append(MeetingCheckin.objects.create(meeting=meeting, person_id=person_id, at=at).pk)
     if meeting.frames.count() < meeting_frames_kept():
         kept = Frame(camera=camera, at=at, purpose=Frame.Purpose.MEETING)
-        kept.image.save(f"meeting-{meeting.pk}-{at:%Y%m%d%H%M%S}.jpg", ContentFile(_jpeg(frame)), save=False)
+        kept.image.save(f"meeting-{meeting.pk}-{at:%Y%m%d%H%M%S}.jpg", ContentFile(frame_jpeg(frame)), save=False)
         kept.save()
         meeting.frames.add(kept)
         seen.frames.append(kept.pk)
-
-
-def _jpeg(frame: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buffer = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise ValueError("the frame could not be encoded as JPEG")
-    return buffer.tobytes()
 
 
 # --- no-shows -------------------------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Thin views of face attendance: enrol (multipart) and withdraw, the summaries, meetings with their check-ins and
 the frames kept of them. Every row comes through the scoped selectors; frames only through this API."""
 
-from django.db.models import prefetch_related_objects
 from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -13,6 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from grid.access import scope_loaded
 from vision.attendance.api.serializers import (
     EnrolmentInputSerializer,
     EnrolmentSerializer,
@@ -43,13 +43,6 @@ class Pagination(pagination.PageNumberPagination):
     max_page_size = 500
 
 
-def _caller(request):
-    user = request.user
-    if user.is_authenticated:
-        prefetch_related_objects([user], "areas")
-    return user
-
-
 class EnrolmentsApi(APIView):
     """GET: face enrolments of people in your scope (never their templates). POST (multipart): enrol a person from
     1–10 JPEG/PNG photos with recorded consent; dispatchers and administrators, for people in their scope."""
@@ -59,7 +52,7 @@ class EnrolmentsApi(APIView):
     @extend_schema(responses={200: EnrolmentSerializer(many=True)})
     def get(self, request):
         paginator = Pagination()
-        page = paginator.paginate_queryset(enrolments_for(_caller(request)), request, view=self)
+        page = paginator.paginate_queryset(enrolments_for(scope_loaded(request.user)), request, view=self)
         return paginator.get_paginated_response(EnrolmentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -67,7 +60,7 @@ class EnrolmentsApi(APIView):
         responses={201: EnrolmentSerializer, 400: OpenApiResponse(description=_("bad input, or no face in a photo"))},
     )
     def post(self, request):
-        user = _caller(request)
+        user = scope_loaded(request.user)
         if not may_enrol(user):
             raise PermissionDenied(_("Only dispatchers and administrators enrol faces."))
         data = {
@@ -101,7 +94,7 @@ class EnrolmentDetailApi(APIView):
     """GET one enrolment; DELETE it when consent is withdrawn (its template goes with it)."""
 
     def _enrolment(self, request, pk: int):
-        enrolment = enrolments_for(_caller(request)).filter(pk=pk).first()
+        enrolment = enrolments_for(scope_loaded(request.user)).filter(pk=pk).first()
         if enrolment is None:
             raise NotFound(_("No such face enrolment in your scope."))
         return enrolment
@@ -130,7 +123,7 @@ class SummaryApi(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         summary = attendance_summary(
-            user=_caller(request), period=values["period"], day=values["date"], area=values.get("area")
+            user=scope_loaded(request.user), period=values["period"], day=values["date"], area=values.get("area")
         )
         return Response(SummarySerializer(summary).data)
 
@@ -141,7 +134,7 @@ class MeetingsApi(APIView):
     @extend_schema(responses={200: MeetingSerializer(many=True)})
     def get(self, request):
         paginator = Pagination()
-        qs = meetings_for(_caller(request)).prefetch_related("members", "checkins")
+        qs = meetings_for(scope_loaded(request.user)).prefetch_related("members", "checkins")
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(MeetingSerializer(page, many=True).data)
 
@@ -152,7 +145,7 @@ class MeetingDetailApi(APIView):
     @extend_schema(responses={200: MeetingDetailSerializer})
     def get(self, request, pk: int):
         meeting = (
-            meetings_for(_caller(request))
+            meetings_for(scope_loaded(request.user))
             .prefetch_related("members", "checkins__person", "frames")
             .filter(pk=pk)
             .first()
@@ -184,7 +177,7 @@ class MeetingFrameApi(APIView):
         }
     )
     def get(self, request, pk: int, frame_id: int):
-        meeting = meetings_for(_caller(request)).filter(pk=pk).first()
+        meeting = meetings_for(scope_loaded(request.user)).filter(pk=pk).first()
         frame = meeting.frames.filter(pk=frame_id).first() if meeting is not None else None
         if frame is None:
             raise NotFound(_("No such frame."))
