@@ -19,6 +19,8 @@ stop:
 	@scripts/serve.sh stop
 
 test: bootstrap
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 	@$(PY) -m pytest
 
 lint: bootstrap

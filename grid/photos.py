@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from io import BytesIO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +60,17 @@ class DecodedPhoto:
 
 class _Refused(Exception):
     """One file's problem, as the message the client will read."""
+
+
+def photos_of_request(files, key: str, *, most: int = PHOTOS_MAX_PER_REPORT) -> list[UploadedFile]:
+    """The uploads under `key`, refused (ValidationError on "photos") when the request holds more than `most`
+    files under any name: each one is parsed and kept until the answer, used or not."""
+    count = sum(len(files.getlist(name)) for name in files)
+    if count > most:
+        raise ValidationError(
+            {"photos": [_("At most %(max)d photos per request; %(count)d were sent.") % {"max": most, "count": count}]}
+        )
+    return files.getlist(key)
 
 
 def photos_decode(files: list[UploadedFile]) -> list[DecodedPhoto]:
@@ -151,10 +163,10 @@ def _image_open(raw: bytes, label: dict) -> Image.Image:
         raise _Refused(_too_many_pixels(label)) from error
     except Exception as error:  # noqa: BLE001 - a malformed header raises whatever its parser meets first
         raise _Refused(damaged) from error
-    # Image.open reads only the header: refuse a decompression bomb before decoding a pixel. Pillow itself
-    # only warns below twice MAX_IMAGE_PIXELS; here the limit is a refusal.
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and probe.width * probe.height > limit:
+    # Image.open reads only the header: refuse a decompression bomb before decoding a pixel. Pillow's own
+    # limit (~89 MP, and only a warning below twice that) lets one upload take gigabytes once decoded and
+    # transposed; a phone's camera stays well under this one.
+    if probe.width * probe.height > _pixels_max():
         raise _Refused(_too_many_pixels(label))
     try:
         probe.verify()
@@ -168,10 +180,14 @@ def _image_open(raw: bytes, label: dict) -> Image.Image:
     return image
 
 
+def _pixels_max() -> int:
+    return min(settings.INCIDENT_PHOTO_MAX_PIXELS, Image.MAX_IMAGE_PIXELS or settings.INCIDENT_PHOTO_MAX_PIXELS)
+
+
 def _too_many_pixels(label: dict) -> str:
     return _("Photo %(position)d (%(name)s) has too many pixels (at most %(max)d).") % {
         **label,
-        "max": Image.MAX_IMAGE_PIXELS,
+        "max": _pixels_max(),
     }
 
 
@@ -182,7 +198,6 @@ def _encode(image: Image.Image, fmt: str, *, icc_profile: bytes | None) -> bytes
         # The colour profile says how to show the colours (a phone's Display P3); it holds no location.
         options["icc_profile"] = icc_profile
     if fmt == "JPEG":
-        options.update(quality=JPEG_QUALITY, optimize=True)
         options.update(quality=JPEG_QUALITY, optimize=True)
     elif fmt == "WEBP":
         options.update(quality=JPEG_QUALITY)

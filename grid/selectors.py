@@ -4,11 +4,17 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.gis.db.models import PointField
+from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
+from django.contrib.gis.measure import D
 from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.models.functions import Cast
 
-from grid.models import AdminArea, Category, Grid, Incident
+from grid.access import incidents_for
+from grid.models import AdminArea, Category, Grid, Incident, User
 from grid.opening_hours import local_day_and_time
 
 
@@ -188,31 +194,33 @@ def stations_nearest(*, point: Point, limit: int = 5, **filters) -> list[dict]:
     return json.loads(text)["features"]
 
 
-def incidents_possible_duplicates(*, incident: Incident, days: int = 30, limit: int = 10) -> list[dict]:
-    """Open incidents of the same category within the category's duplicate radius (true distance in metres),
-    reported in the last `days` days, nearest first."""
+def incidents_possible_duplicates(
+    *, incident: Incident, user: User | AnonymousUser, days: int = 30, limit: int = 10
+) -> list[dict]:
+    """Open incidents that `user` may open, of the same category within the category's duplicate radius (true
+    distance in metres), reported in the last `days` days, nearest first.
+
+    Scoped by incidents_for: a resident reporting where a neighbour reported must not learn that report's id
+    or note."""
     since = incident.created - dt.timedelta(days=days)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT i.id, i.status, i.created, i.note,
-                   ST_Distance(i.location::geography, me.location::geography) AS distance_m
-            FROM grid_incident i, grid_incident me
-            WHERE me.id = %(id)s AND i.id <> me.id AND i.category_id = me.category_id
-              AND i.status = ANY(%(open)s) AND i.created >= %(since)s
-              AND ST_DWithin(i.location::geography, me.location::geography, %(radius)s)
-            ORDER BY distance_m, i.id
-            LIMIT %(limit)s
-            """,
-            {
-                "id": incident.pk,
-                "open": [str(s) for s in Incident.OPEN_STATUSES],
-                "since": since,
-                "radius": incident.category.duplicate_radius_m,
-                "limit": limit,
-            },
-        )
-        return [
-            {"id": pk, "status": status, "created": created, "note": note, "distance_m": round(distance, 1)}
-            for pk, status, created, note, distance in cursor.fetchall()
-        ]
+    # Incident.location is geometry; the cast makes ST_DWithin and ST_Distance measure metres on the spheroid.
+    rows = (
+        incidents_for(user)
+        .filter(category_id=incident.category_id, status__in=Incident.OPEN_STATUSES, created__gte=since)
+        .exclude(pk=incident.pk)
+        .annotate(geog=Cast("location", PointField(srid=4326, geography=True)))
+        .filter(geog__dwithin=(incident.location, D(m=incident.category.duplicate_radius_m)))
+        .annotate(distance=Distance("geog", incident.location))
+        .order_by("distance", "pk")
+        .values("pk", "status", "created", "note", "distance")[:limit]
+    )
+    return [
+        {
+            "id": row["pk"],
+            "status": row["status"],
+            "created": row["created"],
+            "note": row["note"],
+            "distance_m": round(row["distance"].m, 1),
+        }
+        for row in rows
+    ]

@@ -7,6 +7,7 @@ of the normalised value: equal values match, the hash alone reveals nothing with
 """
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 from functools import cache
@@ -68,16 +69,40 @@ def search_hash(value: str) -> str:
     return hmac.new(_hash_key(), normalise(value).encode(), hashlib.sha256).hexdigest() if value else ""
 
 
+# One masking policy for every identifier: the last four characters, behind a fixed run of stars, so that a mask
+# tells neither the region, the birth date nor the length. Four digits of an ID-card number are its sequence and
+# check digit; they leave the region and the birth date to guess, and the birth date is never shown beside them
+# (see mask_birth_date).
+ID_CARD_MASK = "*" * 14
+PHONE_MASK = "*" * 7
+
+
 def mask_id_card(value: str) -> str:
-    """610526********1234: the region code and the last four digits."""
+    """**************1234: the last four characters of an 18-character number, nothing of a shorter one."""
     value = normalise(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+    if not value:
+        return ""
+    return ID_CARD_MASK + (value[-4:] if len(value) == 18 else "****")
 
 
 def mask_phone(value: str) -> str:
-    """138****1234."""
+    """*******5678: the last four digits (of a number of at least seven)."""
     value = normalise(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
+    if not value:
+        return ""
+    return PHONE_MASK + (value[-4:] if len(value) >= 7 else "****")
+
+
+def mask_birth_date(value: dt.date | None) -> str:
+    """1990-1999: the decade of birth, a band of birth years that never moves.
+
+    An age band computed from today ("30-39") would move on the person's birthday, so anyone who looks every day
+    learns the date; a fixed decade leaves some 3,650 dates, about 330 once the check digit is known.
+    """
+    if not isinstance(value, dt.date):
+        return ""
+    start = value.year - value.year % 10
+    return f"{start}-{start + 9}"
 
 
 def encrypt_many(values: list[str]) -> list[str]:

@@ -4,9 +4,11 @@ iterate it; adding a layer is one declaration.
 
 A layer's `queryset(user)` is the only way to its rows: it applies the access scope and, for people,
 the clearance rule (sensitive categories are invisible without it). Attribute values are read through
-`attributes`, which masks personal fields.
+`attributes`, which masks personal fields (ID-card number and phone to their last four digits, the birth date to its
+decade) for every account; full values leave only through audited paths.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,8 +45,10 @@ class Attribute:
     name: str
     title: str | Promise
     read: Callable[[Model], object]
-    # personal values: shown masked, or in full (and audited) to accounts with clearance
+    # personal values: `read` masks them for everyone; `reveal` gives them in full, where an account with clearance
+    # asks through an audited path (an export)
     personal: bool = False
+    reveal: Callable[[Model], object] | None = None
 
 
 def _field(name: str, title: str | Promise, path: str | None = None) -> Attribute:
@@ -126,14 +130,29 @@ def _masked(name: str, title: str | Promise, encrypted: str, mask: Callable[[str
     def read(row: Model) -> str:
         return mask(crypto.decrypt(getattr(row, encrypted)))
 
-    return Attribute(name, title, read, personal=True)
+    def reveal(row: Model) -> str:
+        return crypto.decrypt(getattr(row, encrypted))
+
+    return Attribute(name, title, read, personal=True, reveal=reveal)
+
+
+def _birth_date(name: str, title: str | Promise) -> Attribute:
+    # the birth date would undo the ID-card number's mask: shown as its decade, in full only where revealed
+    def read(row: Model) -> str:
+        return crypto.mask_birth_date(getattr(row, name))
+
+    def reveal(row: Model) -> str:
+        value = getattr(row, name)
+        return value.isoformat() if isinstance(value, dt.date) else ""
+
+    return Attribute(name, title, read, personal=True, reveal=reveal)
 
 
 _PERSON_ATTRIBUTES = (
     _field("id", "ID"),
     _field("name", pgettext_lazy("person", "name")),
     _field("gender", _("gender")),
-    _field("birth_date", _("birth date")),
+    _birth_date("birth_date", _("birth date")),
     _masked("id_card", _("ID-card number"), "id_card_encrypted", crypto.mask_id_card),
     _masked("phone", _("phone"), "phone_encrypted", crypto.mask_phone),
     _field("categories", _("categories")),

@@ -9,7 +9,8 @@ from django.contrib.gis.geos import Polygon
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections
-from django.db.models import Count, F, Field, Model, Q, QuerySet
+from django.db.models import Count, F, Field, IntegerField, Model, Q, QuerySet
+from django.db.models.functions import Cast, ExtractYear
 from django.utils import timezone
 
 from grid.access import may_see_sensitive
@@ -217,21 +218,34 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
+def _by_birth_decade(qs: QuerySet) -> dict[str, int]:
+    """Counts by decade of birth ("1990-1999", as the people layer shows a birth date), oldest first."""
+    decade = Cast(ExtractYear("birth_date"), IntegerField()) / 10 * 10  # integer division in SQL
+    rows = qs.filter(birth_date__isnull=False).values(decade=decade).annotate(n=Count("pk")).order_by("decade")
+    return {f"{row['decade']}-{row['decade'] + 9}": row["n"] for row in rows}
+
+
 def gig_worker_profile(
     *, user: User | AnonymousUser, filters: LayerFilters | None = None, today: dt.date | None = None
 ) -> dict[str, object]:
-    """Gig workers in `user`'s scope by platform, work kind and age band, and the party members among them."""
+    """Gig workers in `user`'s scope by platform, work kind and age band, and the party members among them.
+
+    Accounts without clearance get birth decades instead of age bands: a count of one person (a small box, a
+    narrow filter) by age on today's date would move on that person's birthday, and give away the birth date
+    that the people layer hides; a decade is what the layer shows already.
+    """
     layer = LAYERS["gig_workers"]
     qs = layer_rows(layer=layer, user=user, filters=filters).order_by()
     today = today or timezone.localdate()
     bands: dict[str, Q] = {}
-    for low, high, label in AGE_BANDS:
-        q = Q(birth_date__isnull=False)
-        if low is not None:  # has turned `low`
-            q &= Q(birth_date__lte=_years_before(today, low))
-        if high is not None:  # has not yet turned `high`
-            q &= Q(birth_date__gt=_years_before(today, high))
-        bands[label] = q
+    if may_see_sensitive(user):
+        for low, high, label in AGE_BANDS:
+            q = Q(birth_date__isnull=False)
+            if low is not None:  # has turned `low`
+                q &= Q(birth_date__lte=_years_before(today, low))
+            if high is not None:  # has not yet turned `high`
+                q &= Q(birth_date__gt=_years_before(today, high))
+            bands[label] = q
     figures = qs.aggregate(
         total=Count("pk"),
         party_members=Count("pk", filter=Q(categories__contains=[PersonCategory.PARTY_MEMBER])),
@@ -246,7 +260,10 @@ def gig_worker_profile(
         row["work_kind"] or UNKNOWN: row["n"]
         for row in qs.values("work_kind").annotate(n=Count("pk")).order_by("-n", "work_kind")
     }
-    by_age_band = {label: figures[f"band{i}"] for i, label in enumerate(bands)}
+    if may_see_sensitive(user):
+        by_age_band = {label: figures[f"band{i}"] for i, label in enumerate(bands)}
+    else:
+        by_age_band = _by_birth_decade(qs)
     by_age_band[UNKNOWN] = figures["unknown_age"]
     return {
         "by_platform": by_platform,
@@ -259,13 +276,27 @@ def gig_worker_profile(
 
 def audit_entries(
     *,
+    user: User | AnonymousUser,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     actor: User | None = None,
     action: str | None = None,
 ) -> QuerySet[AuditEntry]:
-    """The audit log, newest first; `until` is exclusive."""
-    qs = AuditEntry.objects.select_related("actor")
+    """The audit log as `user` may read it, newest first; `until` is exclusive.
+
+    Superusers read every entry; an auditor the entries placed in their areas or below (an entry about a wider
+    area, or about none, is not theirs); everybody else none."""
+    qs = AuditEntry.objects.select_related("actor", "area")
+    if not may_read_audit_log(user):
+        return qs.none()
+    if not user.is_superuser:
+        ids = [a.pk for a in user.areas.all()]
+        in_scope = Q(pk__in=[])
+        path = "area"
+        for _level in range(AdminArea.Level.PROVINCE, AdminArea.Level.COMMUNITY + 1):
+            in_scope |= Q(**{f"{path}__in": ids})
+            path += "__parent"
+        qs = qs.filter(in_scope)
     if since is not None:
         qs = qs.filter(at__gte=since)
     if until is not None:
@@ -275,3 +306,14 @@ def audit_entries(
     if action:
         qs = qs.filter(action=action)
     return qs.order_by("-at", "-id")
+
+
+def people_for(user: User | AnonymousUser) -> QuerySet[Person]:
+    """The people of the register `user` may see: the people layer's scope and clearance rule (people of a
+    sensitive category are invisible without clearance). For other apps that list people (attendance)."""
+    return LAYERS["people"].queryset(user)
+
+
+def person_hidden_from(*, person: Person, user: User | AnonymousUser) -> bool:
+    """Whether `person` is one that `user` may not see (outside the scope, or sensitive without clearance)."""
+    return not people_for(user).filter(pk=person.pk).exists()

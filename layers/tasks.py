@@ -1,7 +1,8 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from layers.io.imports import import_run
+from layers.io.exports import exports_purge
+from layers.io.imports import import_run, import_sources_purge
 from layers.models import ImportJob
 
 
@@ -21,6 +22,13 @@ def import_run_task(self, *, job_id: int) -> str | None:
     if job is None:
         return None  # deleted meanwhile
     return import_run(job=job).status
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3, soft_time_limit=600)
+def layers_files_purge_task() -> dict[str, int]:
+    """Delete the files of expired exports, and any source file an ended import left (a worker killed mid-way).
+    Run by Celery beat; a second run finds nothing more to delete."""
+    return {"exports": exports_purge(), "imports": import_sources_purge()}
 
 
 # Exports keep their task beside their service; imported here because autodiscovery reads only layers.tasks.

@@ -23,6 +23,7 @@ from grid.models import Incident
 from grid.photos import PHOTO_MAX_BYTES, PHOTOS_MAX_PER_REPORT
 
 SW_ASSETS = (
+    "map_ui/common.js",
     "map_ui/phone_report.js",
     "map_ui/phone_report.css",
     "map_ui/vendor/leaflet/leaflet.js",

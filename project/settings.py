@@ -1,5 +1,6 @@
 """Gridline settings: everything from environment variables, with safe local defaults for the demo."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -9,7 +10,10 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="gridline-local-demo-key-change-me-in-production-0123456789abcdef")
+# With PRODUCTION on, project.checks refuses to start without real SECRET_KEY and field keys.
+PRODUCTION = env.bool("PRODUCTION", default=False)
+DEMO_SECRET_KEY = "gridline-local-demo-key-change-me-in-production-0123456789abcdef"
+SECRET_KEY = env("SECRET_KEY", default=DEMO_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -28,6 +32,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "project",
     "grid",
     "layers",
     "vision",
@@ -37,8 +43,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.RequestSizeLimitMiddleware",
+    "project.middleware.QueryStringHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -47,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, so that it sees the lockout flag set by a login view and answers with its lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -107,6 +117,7 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-sweep": {"task": "grid.tasks.incidents_sweep_task", "schedule": 60.0},
     "incidents-route-unrouted": {"task": "grid.tasks.incidents_route_unrouted_task", "schedule": 60.0},
     "webhooks-retry-due": {"task": "grid.webhooks.webhooks_retry_due_task", "schedule": 60.0},
+    "layers-files-purge": {"task": "layers.tasks.layers_files_purge_task", "schedule": 900.0},
 }
 
 # Signed webhooks for every incident state change (grid/webhooks.py): POSTed to each URL, signed with the
@@ -117,9 +128,33 @@ WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # not a rule: its password_changed() revokes the account's API tokens whenever the password changes
+    {"NAME": "grid.api.auth.RevokeTokensOnPasswordChange"},
 ]
+
+# Failed logins (token endpoint, login page, admin) are counted per account and per address by
+# django-axes: AXES_FAILURE_LIMIT failures lock either out for AXES_COOLOFF_MINUTES (429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success must not clear the counts: it would also clear the failures of other accounts from that address.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "grid.api.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "grid.api.auth.client_ip"
+# Reverse proxies in front of the server that append to X-Forwarded-For: 0 trusts only REMOTE_ADDR, so
+# that a client cannot pick the address its throttle and lockout are counted under.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# API tokens expire this long after they are issued (one working shift; a lost phone's token dies by the next
+# day); DELETE auth/token/ and a password change revoke them sooner.
+TOKEN_TTL_HOURS = env.int("TOKEN_TTL_HOURS", default=12)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -142,13 +177,27 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_0
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "grid.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "grid.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "grid.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "grid.api.parsers.StrictJSONParser",
+        "grid.api.parsers.StrictFormParser",
+        "grid.api.parsers.StrictMultiPartParser",
+    ],
+    # Per account, and per address for anonymous callers: far above what a console or a phone sends (a
+    # map pan loads dozens of tiles), low enough to stop scraping and guessing. "login" limits token requests.
+    "DEFAULT_THROTTLE_CLASSES": ["grid.api.throttles.AnonThrottle", "grid.api.throttles.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON", default="600/min"),
+        "user": env("THROTTLE_USER", default="1200/min"),
+        "login": env("THROTTLE_LOGIN", default="30/min"),
+    },
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gridline API",
@@ -173,9 +222,23 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 FIELD_HASH_KEY = env("FIELD_HASH_KEY", default="")
 # Imported files larger than this are refused with a report before they are read.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# Zips (Shapefiles, .xlsx): members and their total uncompressed size, judged before any is read; side files
+# (.cpg, .prj, fields.csv) larger than this are refused.
+IMPORT_ZIP_MAX_MEMBERS = env.int("IMPORT_ZIP_MAX_MEMBERS", default=200)
+IMPORT_ZIP_MAX_BYTES = env.int("IMPORT_ZIP_MAX_BYTES", default=512 * 1024 * 1024)
+IMPORT_SIDE_FILE_MAX_BYTES = env.int("IMPORT_SIDE_FILE_MAX_BYTES", default=64 * 1024)
+# Export files are deleted this long after they are written (layers.tasks.layers_files_purge_task).
+EXPORT_RETENTION_HOURS = env.float("EXPORT_RETENTION_HOURS", default=24)
 # Vector tiles of public layers are cached in Redis, invalidated when their features change.
 TILES_CACHE = env.bool("TILES_CACHE", default=True)
 WORKER_POSITION_MAX_AGE_MINUTES = env.int("WORKER_POSITION_MAX_AGE_MINUTES", default=30)  # dispatch candidates
+# Volunteers are offered, and may claim, service requests in their areas or within this many metres of their
+# last position; dispatch candidates from outside the incident's area must be this near too.
+VOLUNTEER_CLAIM_RADIUS_M = env.int("VOLUNTEER_CLAIM_RADIUS_M", default=3000)
+# Incident photos: pixels per image (checked from the header, before decoding); reports and photos per offline batch.
+INCIDENT_PHOTO_MAX_PIXELS = env.int("INCIDENT_PHOTO_MAX_PIXELS", default=25_000_000)
+INCIDENT_BATCH_MAX_REPORTS = env.int("INCIDENT_BATCH_MAX_REPORTS", default=100)
+INCIDENT_BATCH_MAX_PHOTOS = env.int("INCIDENT_BATCH_MAX_PHOTOS", default=30)
 
 # gis.W001: Debian bookworm's GDAL 3.6 cannot block file and network access from spatial reference
 # definitions (GDAL >= 3.9 can). No user-supplied SRS reaches GDAL here: the API accepts only the
@@ -191,12 +254,33 @@ if env.bool("PRODUCTION", default=False):
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check asks over plain HTTP
 
+# Every record carries the id of its request (project.logs), also sent as the X-Request-ID header, so that a
+# user's report of a failure finds its traceback. Several processes write the file: a line written during
+# another process's rotation may land in the older file.
+LOG_DIR = Path(env("LOG_DIR", default=str(BASE_DIR / "var" / "log")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "filters": {"request_id": {"()": "project.logs.RequestIdFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "plain"},
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / "gridline.log"),
+            "maxBytes": env.int("LOG_FILE_MAX_BYTES", default=10 * 1024 * 1024),
+            "backupCount": env.int("LOG_FILE_BACKUPS", default=5),
+            "encoding": "utf-8",
+            "filters": ["request_id"],
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["console", "file"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own handlers (console only with DEBUG, mail to no ADMINS) give way to the root's.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
 
 # Camera analytics (vision/). Heavy libraries load only in the workers of the `vision` queue.
@@ -208,6 +292,11 @@ VISION_DETECTOR_CONFIDENCE = env.float("VISION_DETECTOR_CONFIDENCE", default=0.3
 # ultralytics' settings and fonts live here (YOLO_CONFIG_DIR), never in the user's home, and it runs offline.
 VISION_CONFIG_DIR = env.path("VISION_CONFIG_DIR", default=BASE_DIR / "var" / "vision")
 VISION_SOURCE_TIMEOUT_S = env.float("VISION_SOURCE_TIMEOUT_S", default=10.0)
+# Camera sources reach only global addresses; CIDRs listed here (e.g. "10.20.0.0/16,192.168.1.64/32", the cameras'
+# own network) are allowed too. Loopback, private, link-local and metadata addresses are refused otherwise.
+VISION_SOURCE_ALLOWED_NETWORKS = env.list("VISION_SOURCE_ALLOWED_NETWORKS", default=[])
+# File sources (replayed folders, videos) lie in this folder; empty: MEDIA_ROOT/vision/replay.
+VISION_REPLAY_DIR = env("VISION_REPLAY_DIR", default="")
 # A failing source is retried after 30 s, doubling up to this.
 VISION_RETRY_MAX_S = env.int("VISION_RETRY_MAX_S", default=30 * 60)
 # Kept frames (rule evidence, meeting records) and observations are purged after these many days.

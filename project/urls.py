@@ -19,3 +19,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("map_ui.urls")),
 ]
+
+handler400 = "grid.api.errors.bad_request"
+handler403 = "grid.api.errors.permission_denied"
+handler404 = "grid.api.errors.page_not_found"
+handler500 = "grid.api.errors.server_error"

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from grid.admin import MapAdmin
 from vision.models import Camera, Frame, Observation, Rule
 from vision.services import camera_place
+from vision.sources import source_display
 
 
 class CameraAdminForm(forms.ModelForm):
@@ -41,6 +42,24 @@ class CameraAdminForm(forms.ModelForm):
             "schedule",
             "enabled",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A stored source is never shown back in full: its credentials and secret parameters appear as ***, and
+        # that masked value, sent back unchanged, keeps the stored one.
+        self._stored_source = self.instance.source if self.instance.pk else None
+        if self._stored_source:
+            self.initial["source"] = source_display(self._stored_source)
+            self.fields["source"].help_text = _(
+                "rtsp://… or http(s)://… URL, or a path in the replay folder. Credentials are shown as ***: leave "
+                "the source as it is to keep them, or type it again in full to change it."
+            )
+
+    def clean_source(self) -> str:
+        source = self.cleaned_data.get("source", "")
+        if self._stored_source and source == source_display(self._stored_source):
+            return self._stored_source
+        return source
 
 
 class RuleInline(admin.TabularInline):

@@ -61,8 +61,10 @@ def backoff_seconds(failures: int, *, jitter: float | None = None) -> float:
     return delay * (1.0 - 0.25 * (random.random() if jitter is None else jitter))  # noqa: S311 - not security
 
 
-def camera_source_failed(*, camera: Camera, error: str, now: dt.datetime) -> None:
-    """Record on the camera that its source gave no frame, and when to try again (exponential backoff)."""
+def camera_source_failed(*, camera: Camera, error: str, now: dt.datetime, detail: str = "") -> None:
+    """Record on the camera that its source gave no frame, and when to try again (exponential backoff).
+
+    `error` is the short generic reason that the camera's health shows; `detail` goes to the server log only."""
     with transaction.atomic():
         locked = Camera.objects.select_for_update().filter(pk=camera.pk).first()
         if locked is None:
@@ -77,7 +79,7 @@ def camera_source_failed(*, camera: Camera, error: str, now: dt.datetime) -> Non
         Camera.objects.filter(pk=camera.pk).update(**fields)
     for name, value in fields.items():
         setattr(camera, name, value)
-    logger.warning("camera %s: %s (failure %d in a row)", camera.code, error, failures)
+    logger.warning("camera %s: %s (failure %d in a row)", camera.code, detail or error, failures)
 
 
 def cameras_claim_due(*, now: dt.datetime) -> list[int]:
@@ -247,7 +249,7 @@ def camera_analyse(*, camera_id: int, at: dt.datetime | None = None, detector=No
             count=burst_size(camera),
         )
     except SourceError as exc:
-        camera_source_failed(camera=camera, error=str(exc), now=timezone.now())
+        camera_source_failed(camera=camera, error=exc.reason, detail=exc.detail, now=timezone.now())
         return None
     if detector is None:
         from vision.engine.detectors import load_detector

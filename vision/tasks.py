@@ -54,9 +54,10 @@ def camera_analyse_task(camera_id: int) -> int | None:
     except SoftTimeLimitExceeded:
         _failed(camera_id, _("The analysis took longer than its time limit."))
         return None
-    except Exception as exc:
+    except Exception:
         logger.exception("analysis of camera %s failed", camera_id)
-        _failed(camera_id, _("The analysis failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"})
+        # the error's text is in the log above; the camera's health, which grid workers read, names no internals
+        _failed(camera_id, _("analysis failed"))
         return None
     return observation.pk if observation is not None else None
 

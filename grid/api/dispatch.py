@@ -95,10 +95,10 @@ class CandidateSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     full_name = serializers.CharField()
-    phone = serializers.CharField()
+    phone = serializers.CharField(help_text=_("the last four digits only, e.g. *******1234"))
     role = serializers.CharField()
     volunteer = serializers.BooleanField()
-    position = serializers.JSONField()
+    position = serializers.JSONField(help_text=_("GeoJSON Point, rounded to 0.001° (about 100 m)"))
     accuracy_m = serializers.FloatField(allow_null=True)
     position_at = serializers.DateTimeField()
     distance_m = serializers.FloatField()
@@ -107,7 +107,9 @@ class CandidateSerializer(serializers.Serializer):
 
 
 class IncidentCandidatesApi(APIView):
-    """Workers who could take an incident: on duty, recently located, in the caller's grids, nearest first."""
+    """Workers who could take an incident: on duty, recently located, of a grid in the incident's area or the
+    caller's, nearest first; volunteers of its area or near it on request. Phones show their last four digits,
+    positions are rounded to about 100 m."""
 
     class InputSerializer(serializers.Serializer):
         limit = serializers.IntegerField(min_value=1, max_value=50, default=10)
@@ -120,7 +122,7 @@ class IncidentCandidatesApi(APIView):
             raise PermissionDenied(_("Only dispatchers and administrators see dispatch candidates."))
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        incident = get_object_or_404(incidents_for(user).only("pk", "location"), pk=pk)
+        incident = get_object_or_404(incidents_for(user).only("pk", "location", "community", "street"), pk=pk)
         rows = worker_candidates(incident=incident, user=user, **data.validated_data)
         return Response(CandidateSerializer(rows, many=True).data)
 
@@ -137,7 +139,9 @@ class ClaimableSerializer(serializers.Serializer):
 
 
 class IncidentsClaimableApi(APIView):
-    """Service requests opened to volunteers, accepted and unassigned, within radius_m of a point, nearest first.
+    """Service requests opened to volunteers, accepted and unassigned, within radius_m of a point, nearest first:
+    those of the caller's areas (a grid worker's grids) or within VOLUNTEER_CLAIM_RADIUS_M of the caller's last
+    posted position, the only ones the caller may claim.
 
     Claim one with POST /api/v1/incidents/{id}/transitions/ {"action": "claim"}.
     """
@@ -152,5 +156,5 @@ class IncidentsClaimableApi(APIView):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        rows = incidents_claimable(point=v["point"], radius_m=v["radius_m"])
+        rows = incidents_claimable(user=request.user, point=v["point"], radius_m=v["radius_m"])
         return Response(ClaimableSerializer(rows, many=True).data)

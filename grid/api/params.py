@@ -5,9 +5,12 @@ import json
 import math
 
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -20,10 +23,31 @@ class FiniteFloatField(serializers.FloatField):
     default_error_messages = {"finite": _("A finite number is required.")}
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+        if isinstance(data, bool):  # float(True) is 1.0: a boolean is no coordinate
+            self.fail("invalid")
+        try:
+            value = super().to_internal_value(data)
+        except OverflowError:  # an integer too large for a float: JSON allows any number of digits
+            self.fail("finite")
         if not math.isfinite(value):
             self.fail("finite")
         return value
+
+
+class TextSlugRelatedField(serializers.SlugRelatedField):
+    """A slug that must be plain text before it reaches a query: PostgreSQL refuses NUL in text outright (a 500),
+    and an object or a number is no slug."""
+
+    default_error_messages = {"invalid": _("Give the value as text.")}
+
+    def __init__(self, *, max_length: int = 150, **kwargs):
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data or len(data) > self.max_length:
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PointQuerySerializer(serializers.Serializer):
@@ -76,7 +100,10 @@ class GeoJSONPointField(serializers.Field):
             or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
         ):
             self.fail("invalid")
-        lon, lat = float(coords[0]), float(coords[1])
+        try:
+            lon, lat = float(coords[0]), float(coords[1])
+        except OverflowError:
+            self.fail("range")
         if not (math.isfinite(lon) and math.isfinite(lat)):
             self.fail("invalid")
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # also false for NaN
@@ -114,6 +141,32 @@ class LocatedInputSerializer(serializers.Serializer):
         return attrs
 
 
+def moment_in_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware moment (a naive one in the server's zone) in UTC. Python takes offsets up to ±23:59, PostgreSQL
+    only up to ±15:59: sent with its own offset, "+21:33" would be a database error rather than a moment."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment.astimezone(dt.UTC)
+
+
+class MomentFormField(IsoDateTimeField):
+    """django-filter's ISO 8601 date-time, kept within the years that MomentField takes and sent in UTC."""
+
+    default_error_messages = {"range": _("Give a moment between the years 1900 and 2999.")}
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        if not 1900 <= moment.year <= 2999:
+            raise ValidationError(self.error_messages["range"], code="range")
+        return moment_in_utc(moment)
+
+
+class MomentFilter(filters.IsoDateTimeFilter):
+    field_class = MomentFormField
+
+
 @extend_schema_field({"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
 class MomentField(serializers.Field):
     """An ISO 8601 date or date and time; without an offset, in the server's time zone.
@@ -145,8 +198,7 @@ class MomentField(serializers.Field):
             self.fail("range")
         if moment is None:
             return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=int(self.end)), dt.time.min))
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
+        moment = moment_in_utc(moment)
         return moment + dt.timedelta(microseconds=1) if self.end and self.inclusive_end else moment
 
     def to_representation(self, value):

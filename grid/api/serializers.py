@@ -1,3 +1,4 @@
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
@@ -59,6 +60,9 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
     handling_area = AreaRefSerializer(read_only=True)
     handling_unit = serializers.SlugRelatedField(slug_field="name", read_only=True)
     warning = serializers.SerializerMethodField(help_text="live level: green, yellow (≥75% of the deadline used), red")
+    duplicate_of = serializers.SerializerMethodField(
+        help_text="the original of a duplicate, where the caller may open it"
+    )
 
     class Meta:
         model = Incident
@@ -96,6 +100,22 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
     def get_warning(self, incident: Incident) -> str:
         return incident.warning_at(self.context.get("now") or timezone.now())
 
+    def get_duplicate_of(self, incident: Incident) -> int | None:
+        # Annotated by duplicate_of_visible(): a resident whose report was merged into a neighbour's is told it
+        # was merged, not which report of somebody else it went into.
+        return incident.duplicate_of_id if getattr(incident, "duplicate_of_visible", False) else None
+
+
+def duplicate_of_visible(queryset: QuerySet[Incident], user) -> QuerySet[Incident]:
+    """The incidents with `duplicate_of_visible`: whether `user` may open the original of each."""
+    from grid.access import incidents_for
+
+    return queryset.annotate(duplicate_of_visible=Exists(incidents_for(user).filter(pk=OuterRef("duplicate_of_id"))))
+
+
+# Keys of a timeline entry's data that name another incident: shown only where the caller may open it.
+EVENT_INCIDENT_KEYS = ("duplicate_of", "duplicate")
+
 
 class IncidentEventSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -104,6 +124,15 @@ class IncidentEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = IncidentEvent
         fields = ["id", "action", "from_status", "to_status", "actor", "at", "note", "data", "photos"]
+
+    def to_representation(self, event: IncidentEvent) -> dict:
+        body = super().to_representation(event)
+        visible = self.context.get("visible_incidents", set())
+        if any(key in body["data"] for key in EVENT_INCIDENT_KEYS):
+            body["data"] = {
+                key: value for key, value in body["data"].items() if key not in EVENT_INCIDENT_KEYS or value in visible
+            }
+        return body
 
     def get_photos(self, event: IncidentEvent) -> list[dict]:
         from grid.api.photos import IncidentPhotoSerializer

@@ -1,10 +1,9 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
-from grid.api import dispatch, photos, stats, views, workflow
+from grid.api import auth, dispatch, photos, stats, views, workflow
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", auth.TokenApi.as_view(), name="auth-token"),
     path("stations/nearest/", views.StationNearestApi.as_view(), name="stations-nearest"),
     path("areas/locate/", views.AreaLocateApi.as_view(), name="areas-locate"),
     path("areas/", views.AreaListApi.as_view(), name="areas"),

@@ -1,7 +1,9 @@
 """Thin views over grid's services and selectors."""
 
 import re
+from types import SimpleNamespace
 
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import Point
 from django.db.models import Q
 from django.http import HttpResponse
@@ -9,17 +11,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
-from rest_framework_gis.pagination import GeoJsonPagination
 
 from grid.access import incidents_for
 from grid.api.errors import Conflict
-from grid.api.params import LocatedInputSerializer, PointQuerySerializer
+from grid.api.params import LocatedInputSerializer, MomentFilter, PointQuerySerializer, TextSlugRelatedField
+from grid.api.schema import FeaturePagination
 from grid.api.serializers import (
     AreaFeatureSerializer,
     AreaRefSerializer,
@@ -27,10 +29,11 @@ from grid.api.serializers import (
     GridFeatureSerializer,
     GridRefSerializer,
     IncidentFeatureSerializer,
+    duplicate_of_visible,
 )
 from grid.crs import CRS, to_wgs84
 from grid.models import AdminArea, Category, Grid, Incident, Role, Station
-from grid.photos import photos_decode
+from grid.photos import photos_decode, photos_of_request
 from grid.selectors import (
     categories_active,
     incidents_possible_duplicates,
@@ -41,7 +44,7 @@ from grid.services import ClientUUIDConflict, incident_report
 from grid.services.deadlines import live_warning
 
 
-class Pagination(GeoJsonPagination):
+class Pagination(FeaturePagination):
     page_size = 500
     page_size_query_param = "page_size"
     max_page_size = 5000
@@ -101,9 +104,15 @@ class StationNearestApi(APIView):
         lon_f, lat_f = to_wgs84(lon_f, lat_f, crs)
         return {"lon": lon_f, "lat": lat_f, "limit": limit_i, "kind": kind}
 
+    def plain_throttles_allow(self, request) -> bool:
+        """The DRF path's throttles, counted here once; a refusal takes the DRF path, which answers it (429)."""
+        # this view authenticates nobody: the caller counts as anonymous, as on the DRF path
+        caller = SimpleNamespace(user=AnonymousUser(), META=request.META, method=request.method)
+        return all(throttle.allow_request(caller, self) for throttle in self.get_throttles())
+
     def dispatch(self, request, *args, **kwargs):
-        query = self.plain_query(request) if not self.throttle_classes else None
-        if query is None:
+        query = self.plain_query(request)
+        if query is None or not self.plain_throttles_allow(request):
             return super().dispatch(request, *args, **kwargs)
         self.args, self.kwargs, self.request = args, kwargs, request
         self.headers = self.default_response_headers  # Allow and Vary, as DRF's dispatch() sets them
@@ -205,9 +214,9 @@ class IncidentFilter(filters.FilterSet):
         queryset=AdminArea.objects.all(), to_field_name="code", method="filter_area", label=_("area code")
     )
     assignee = filters.CharFilter(method="filter_assignee", help_text=_("a username, or “me”"))
-    created_from = filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte", label=_("created from"))
-    created_to = filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt", label=_("created before"))
-    modified_since = filters.IsoDateTimeFilter(
+    created_from = MomentFilter(field_name="created", lookup_expr="gte", label=_("created from"))
+    created_to = MomentFilter(field_name="created", lookup_expr="lt", label=_("created before"))
+    modified_since = MomentFilter(
         field_name="modified", lookup_expr="gte", label=_("changed at or after (for polling)")
     )
     reporter = filters.CharFilter(method="filter_reporter", help_text=_("a username, or “me”"))
@@ -232,6 +241,7 @@ class IncidentFilter(filters.FilterSet):
             status__in=Incident.OPEN_STATUSES, live_warning=value
         )
 
+    @extend_schema_field(OpenApiTypes.STR)  # the area's code: the filter resolves it to an AdminArea
     def filter_area(self, queryset, name, area):
         field = {AdminArea.Level.COMMUNITY: "community", AdminArea.Level.STREET: "street"}.get(area.level, "county")
         if area.level < AdminArea.Level.COUNTY:
@@ -248,7 +258,7 @@ class IncidentFilter(filters.FilterSet):
 class ReportInputSerializer(LocatedInputSerializer):
     """A report: location (lon/lat or GeoJSON, or else the first photo's EXIF GPS), category, note, client_uuid."""
 
-    category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.filter(active=True))
+    category = TextSlugRelatedField(slug_field="code", max_length=40, queryset=Category.objects.filter(active=True))
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     client_uuid = serializers.UUIDField()
     kind = serializers.ChoiceField(choices=Incident.Kind.choices, default=Incident.Kind.REPORT)
@@ -275,7 +285,8 @@ class IncidentsApi(generics.ListAPIView):
     InputSerializer = ReportInputSerializer
 
     def get_queryset(self):
-        return incidents_for(self.request.user).select_related(
+        user = self.request.user
+        return duplicate_of_visible(incidents_for(user), user).select_related(
             "category",
             "grid",
             "community",
@@ -296,7 +307,7 @@ class IncidentsApi(generics.ListAPIView):
 
         if request.user.role == Role.AUDITOR and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
-        photos = photos_decode(request.FILES.getlist("photos")) if request.FILES else []
+        photos = photos_decode(photos_of_request(request.FILES, "photos")) if request.FILES else []
         data = self.InputSerializer(data=request.data, context={"photos": photos})
         data.is_valid(raise_exception=True)
         try:
@@ -304,8 +315,10 @@ class IncidentsApi(generics.ListAPIView):
         except ClientUUIDConflict as conflict:
             raise Conflict({"client_uuid": [_("This client_uuid belongs to another account's report.")]}) from conflict
         body = incident_detail(incident_in_scope(request.user, incident.pk), request)
-        # the reporter is told of open reports nearby of the same kind, whatever his role
-        body["properties"].setdefault("possible_duplicates", incidents_possible_duplicates(incident=incident))
+        # the reporter is told of open reports nearby of the same kind that he may open himself, whatever his role
+        body["properties"].setdefault(
+            "possible_duplicates", incidents_possible_duplicates(incident=incident, user=request.user)
+        )
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -3,6 +3,7 @@ notifications."""
 
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,10 +17,17 @@ from rest_framework.views import APIView
 
 from grid.access import incidents_for
 from grid.api.errors import Conflict
-from grid.api.serializers import IncidentEventSerializer, IncidentFeatureSerializer, NotificationSerializer
-from grid.models import Incident, IncidentEvent, Notification, User
-from grid.photos import photos_decode
+from grid.api.serializers import (
+    EVENT_INCIDENT_KEYS,
+    IncidentEventSerializer,
+    IncidentFeatureSerializer,
+    NotificationSerializer,
+    duplicate_of_visible,
+)
+from grid.models import Incident, IncidentEvent, Notification
+from grid.photos import photos_decode, photos_of_request
 from grid.selectors import incidents_possible_duplicates
+from grid.selectors_dispatch import incidents_in_reach
 from grid.services import (
     ClientUUIDConflict,
     TransitionDenied,
@@ -31,11 +39,20 @@ from grid.services import (
 )
 from grid.workflow import ACTIONS, Capacity, actions_allowed, capacities_of
 
+# The largest values of PostgreSQL's integer and bigint columns: a larger number is a client's error, not a lookup.
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
 INCIDENT_RELATED = ("category", "grid", "community", "street", "county", "reporter", "assignee", "handling_area")
 
 
 def incident_in_scope(user, pk: int) -> Incident:
-    incident = incidents_for(user).select_related(*INCIDENT_RELATED, "handling_unit").filter(pk=pk).first()
+    incident = (
+        duplicate_of_visible(incidents_for(user), user)
+        .select_related(*INCIDENT_RELATED, "handling_unit")
+        .filter(pk=pk)
+        .first()
+    )
     if incident is None:
         raise NotFound(_("No incident with this id in your area."))
     return incident
@@ -53,7 +70,7 @@ def incident_detail(incident: Incident, request) -> dict:
     props["photos"] = IncidentPhotoSerializer(incident.photos.all(), many=True, context=context).data
     props["allowed_actions"] = actions_allowed(incident, capacities)
     if Capacity.HANDLER in capacities and incident.is_open:
-        props["possible_duplicates"] = incidents_possible_duplicates(incident=incident)
+        props["possible_duplicates"] = incidents_possible_duplicates(incident=incident, user=request.user)
     return body
 
 
@@ -68,12 +85,15 @@ class IncidentDetailApi(APIView):
 class TransitionInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=ACTIONS)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    assignee = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(is_active=True), required=False
-    )
-    duplicate_of = serializers.IntegerField(min_value=1, required=False)
+    # A username, looked up by the service within what the caller may dispatch to: a name outside that and a
+    # name nobody has get the same answer.
+    assignee = serializers.CharField(max_length=150, required=False, help_text=_("username of the worker"))
+    duplicate_of = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
     version = serializers.IntegerField(
-        min_value=1, required=False, help_text=_("the version you saw: refused with 409 if the incident changed since")
+        min_value=1,
+        max_value=INTEGER_MAX,
+        required=False,
+        help_text=_("the version you saw: refused with 409 if the incident changed since"),
     )
     rating = serializers.IntegerField(min_value=1, max_value=5, required=False, help_text=_("reporter, on close"))
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
@@ -105,14 +125,17 @@ class IncidentTransitionApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         if not incidents_for(request.user).filter(pk=pk).exists():
-            # volunteers claim service requests outside their own scope: those opened to volunteers
-            if not (v["action"] == "claim" and Incident.objects.filter(pk=pk, open_to_volunteers=True).exists()):
+            # volunteers claim service requests outside their own scope: those opened to volunteers in their reach
+            if not (
+                v["action"] == "claim"
+                and incidents_in_reach(user=request.user).filter(pk=pk, open_to_volunteers=True).exists()
+            ):
                 raise NotFound(_("No incident with this id in your area."))
-        photos = photos_decode(request.FILES.getlist("photos")) if request.FILES else []
+        photos = photos_decode(photos_of_request(request.FILES, "photos")) if request.FILES else []
         move = TransitionInput(
             action=v["action"],
             note=v["note"],
-            assignee=v.get("assignee"),
+            assignee_username=v.get("assignee", ""),
             duplicate_of=v.get("duplicate_of"),
             version=v.get("version"),
             rating=v.get("rating"),
@@ -130,8 +153,14 @@ class IncidentTimelineApi(APIView):
     @extend_schema(responses={200: IncidentEventSerializer(many=True)})
     def get(self, request, pk: int):
         incident = incident_in_scope(request.user, pk)
-        events = IncidentEvent.objects.filter(incident=incident).select_related("actor").prefetch_related("photos")
-        return Response(IncidentEventSerializer(events, many=True, context={"request": request}).data)
+        events = list(
+            IncidentEvent.objects.filter(incident=incident).select_related("actor").prefetch_related("photos")
+        )
+        named = {e.data.get(key) for e in events for key in EVENT_INCIDENT_KEYS if isinstance(e.data, dict)}
+        named = {pk for pk in named if isinstance(pk, int)}
+        visible = set(incidents_for(request.user).filter(pk__in=named).values_list("pk", flat=True)) if named else set()
+        context = {"request": request, "visible_incidents": visible}
+        return Response(IncidentEventSerializer(events, many=True, context=context).data)
 
 
 class IncidentFeedbackApi(APIView):
@@ -158,17 +187,21 @@ class IncidentBatchApi(APIView):
     order; a resend of the whole batch creates nothing new. With `reporter`, a caller logged in as somebody
     else is refused (409) and nothing is created."""
 
-    MAX_ITEMS = 100
-
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         from grid.api.views import IncidentsApi
 
         if request.user.role == "auditor" and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError(
+                {"reports": [_('Send an object, {"reports": [report, …]}, not a bare list or value.')]}
+            )
         # A phone's queue belongs to whoever filled it: after a re-login as somebody else, it must not be sent
         # in that other account's name.
         expected = request.data.get("reporter")
+        if expected not in (None, "") and not (isinstance(expected, str) and len(expected) <= 150):
+            raise serializers.ValidationError({"reporter": [_("Give the reporter's username as text.")]})
         if expected not in (None, "") and expected != request.user.get_username():
             raise Conflict(
                 {
@@ -186,20 +219,26 @@ class IncidentBatchApi(APIView):
                 raise serializers.ValidationError({"reports": [_("Not valid JSON.")]}) from None
         if not isinstance(reports, list) or not reports:
             raise serializers.ValidationError({"reports": [_("Give a non-empty list of reports.")]})
-        if len(reports) > self.MAX_ITEMS:
-            raise serializers.ValidationError(
-                {"reports": [_("At most %(n)s reports per batch.") % {"n": self.MAX_ITEMS}]}
-            )
+        most = settings.INCIDENT_BATCH_MAX_REPORTS
+        if len(reports) > most:
+            raise serializers.ValidationError({"reports": [_("At most %(n)s reports per batch.") % {"n": most}]})
+        # Every file of the request is parsed and held until the answer: bound them all, whatever their names.
+        if request.FILES:
+            photos_of_request(request.FILES, "photos", most=settings.INCIDENT_BATCH_MAX_PHOTOS)
         results = [self._one(request, item, IncidentsApi) for item in reports]
         return Response({"results": results})
 
     def _one(self, request, item, reports_api) -> dict:
         client_uuid = item.get("client_uuid") if isinstance(item, dict) else None
+        # echoed back and used as a file name: only ever text
+        client_uuid = client_uuid if isinstance(client_uuid, str) and len(client_uuid) <= 64 else None
         result = {"client_uuid": client_uuid}
         if not isinstance(item, dict):
             return {**result, "result": "invalid", "errors": {"non_field_errors": [_("Each report is an object.")]}}
         try:
-            photos = photos_decode(request.FILES.getlist(f"photos:{client_uuid}")) if request.FILES else []
+            photos = (
+                photos_decode(request.FILES.getlist(f"photos:{client_uuid}")) if request.FILES and client_uuid else []
+            )
             data = reports_api.InputSerializer(data=item, context={"photos": photos})
             data.is_valid(raise_exception=True)
             with transaction.atomic():  # one bad item never takes the others with it

@@ -250,6 +250,7 @@ class TransitionInput:
     action: str
     note: str = ""
     assignee: User | None = None
+    assignee_username: str = ""  # instead of `assignee`: looked up only among whom the actor may dispatch to
     duplicate_of: int | None = None
     version: int | None = None
     rating: int | None = None
@@ -270,14 +271,25 @@ def _refuse(incident: Incident, action: str, capacities: frozenset[Capacity]) ->
     return TransitionRefused(message, allowed)
 
 
-def _assignee_check(assignee: User, handler: User) -> None:
-    if not assignee.is_active or not (assignee.role == Role.GRID_WORKER or assignee.volunteer):
-        raise ValidationError({"assignee": _("Only an active grid worker or volunteer can be assigned.")})
-    if assignee.role == Role.GRID_WORKER and not handler.is_superuser:
-        from grid.access import grids_for
+def _assignee_for(*, incident: Incident, actor: User, move: TransitionInput) -> User:
+    """The worker or volunteer to dispatch to, among those the actor may dispatch this incident to.
 
-        if not grids_for(handler).filter(workers=assignee).exists():
-            raise ValidationError({"assignee": _("This grid worker works outside your area.")})
+    A name nobody has, an inactive account and one outside the actor's reach all get the same message: the
+    answer must not tell whether an account exists elsewhere."""
+    from grid.selectors_dispatch import workers_assignable
+
+    if move.assignee is None and not move.assignee_username:
+        raise ValidationError({"assignee": _("Name the worker to dispatch to.")})
+    candidates = workers_assignable(incident=incident, user=actor)
+    if move.assignee is not None:
+        assignee = candidates.filter(pk=move.assignee.pk).first()
+    else:
+        assignee = candidates.filter(username=move.assignee_username).first()
+    if assignee is None:
+        raise ValidationError(
+            {"assignee": _("No grid worker or volunteer of this name works in this incident's area or yours.")}
+        )
+    return assignee
 
 
 def incident_transition(*, incident_id: int, actor: User, move: TransitionInput, photos: Sequence = ()) -> Incident:
@@ -287,8 +299,14 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
     TransitionDenied (not in this account's capacity) or ValidationError (bad input)."""
     rule = MOVES[move.action]
     with transaction.atomic():
+        # An original outside the actor's scope is never locked, read or written: it is treated as absent.
+        original_id = (
+            move.duplicate_of
+            if move.duplicate_of and incidents_for(actor).filter(pk=move.duplicate_of).exists()
+            else None
+        )
         # Lock the incident (and, for a merge, the original) in pk order, so two merges cannot deadlock.
-        pks = sorted({incident_id, *([move.duplicate_of] if move.duplicate_of else [])})
+        pks = sorted({incident_id, *([original_id] if original_id else [])})
         locked = {
             i.pk: i
             for i in Incident.objects.select_for_update(of=("self",))
@@ -309,6 +327,11 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
             raise _refuse(incident, move.action, capacities)
         if not rule.capacities & capacities:
             raise TransitionDenied(move.action)
+        if move.action == "claim":
+            from grid.selectors_dispatch import incidents_in_reach
+
+            if not incidents_in_reach(user=actor).filter(pk=incident.pk).exists():
+                raise TransitionDenied(move.action)
         if "note" in rule.requires and not move.note.strip():
             raise ValidationError({"note": _("Say why: this action needs a note.")})
 
@@ -324,11 +347,7 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
                 incident.handling_area = incident.community
             _phase_set(incident, started=now)
         elif a in ("dispatch", "claim"):
-            assignee = actor if a == "claim" else move.assignee
-            if a == "dispatch":
-                if assignee is None:
-                    raise ValidationError({"assignee": _("Name the worker to dispatch to.")})
-                _assignee_check(assignee, actor)
+            assignee = actor if a == "claim" else _assignee_for(incident=incident, actor=actor, move=move)
             incident.assignee = assignee
             incident.open_to_volunteers = False
             data["assignee"] = assignee.username
@@ -355,7 +374,7 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
         elif a in ("reject", "merge"):
             _phase_set(incident, started=None)
             if a == "merge":
-                original = _merge_target(incident, locked, move.duplicate_of)
+                original = _merge_target(incident, locked, original_id)
                 incident.duplicate_of = original
                 data["duplicate_of"] = original.pk
             notices.append(([incident.reporter], a, _("Your report #%(id)s was closed without action.")))
@@ -402,7 +421,8 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
 def _merge_target(incident: Incident, locked: dict[int, Incident], original_id: int | None) -> Incident:
     original = locked.get(original_id) if original_id else None
     if original is None or original.pk == incident.pk:
-        raise ValidationError({"duplicate_of": _("Name another existing incident as the original.")})
+        # the same words for an id nobody has and one outside the actor's scope
+        raise ValidationError({"duplicate_of": _("Name another incident of your area as the original.")})
     if original.status == S.DUPLICATE:
         raise ValidationError(
             {"duplicate_of": _("#%(id)s is itself a duplicate; merge into its original.") % {"id": original.pk}}

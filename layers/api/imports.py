@@ -1,7 +1,10 @@
 """Imports over the API: upload a file as a job, then poll it."""
 
+import zipfile
+
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -10,7 +13,7 @@ from rest_framework.views import APIView
 
 from layers.io.imports import max_bytes, may_import
 from layers.io.mapping import LAYERS, PRESETS, mapping_problems_for_targets
-from layers.io.readers import FORMATS
+from layers.io.readers import FORMATS, zip_problem
 from layers.models import ImportJob
 from layers.tasks import import_run_task
 
@@ -72,6 +75,18 @@ class ImportsApi(APIView):
                     _("The file is %(size).1f MB; imports take at most %(limit).1f MB.")
                     % {"size": value.size / 1e6, "limit": max_bytes() / 1e6}
                 )
+            if suffix in (".zip", ".xlsx"):
+                # a zip's members judged from its central directory, before the file is kept (the worker's
+                # reader judges it again, and reports a file that is no zip at all)
+                try:
+                    with zipfile.ZipFile(value) as archive:
+                        problem = zip_problem(archive)
+                except (zipfile.BadZipFile, OSError, EOFError):
+                    problem = None
+                finally:
+                    value.seek(0)
+                if problem:
+                    raise serializers.ValidationError(problem)
             return value
 
         def validate(self, data):
@@ -97,6 +112,7 @@ class ImportsApi(APIView):
                 )
             return data
 
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: ImportJobSerializer})
     def post(self, request):
         if not may_import(request.user):
             raise PermissionDenied(_("Only administrators and dispatchers may import."))
@@ -122,6 +138,7 @@ class ImportsApi(APIView):
 class ImportJobApi(APIView):
     """An import job: status, progress, counts and the validation report. Its importer's (and superusers')."""
 
+    @extend_schema(responses={200: ImportJobSerializer})
     def get(self, request, pk: int):
         jobs = (
             ImportJob.objects.all() if request.user.is_superuser else ImportJob.objects.filter(created_by=request.user)

@@ -115,14 +115,15 @@ class GigWorkerProfileSerializer(serializers.Serializer):
     total = serializers.IntegerField()
 
 
-class SensitiveQuerySerializer(serializers.Serializer):
+class SensitiveReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, help_text=_("why the unmasked values are needed (audited)"))
 
 
 class PersonSensitiveSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    id_card = serializers.CharField()
-    phone = serializers.CharField()
+    id_card = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(allow_blank=True)
+    birth_date = serializers.CharField(allow_blank=True, help_text=_("ISO 8601, empty where unknown"))
 
 
 class AuditQuerySerializer(PeriodSerializer):
@@ -139,4 +140,6 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = ["id", "at", "actor", "action", "target", "reason", "details"]
+        fields = ["id", "at", "actor", "action", "target", "reason", "details", "area"]
+
+    area = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)

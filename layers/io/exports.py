@@ -13,6 +13,8 @@ Shapefiles are written here (see "Shapefile" below) and streamed into their zip.
 """
 
 import csv
+import datetime as dt
+import hashlib
 import io
 import itertools
 import logging
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsWKB
@@ -36,11 +39,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pyogrio import raw
 
-from grid.access import may_see_sensitive, scope_loaded
+from grid.access import grids_for, may_see_sensitive, scope_loaded
 from grid.models import User
-from layers import crypto
 from layers.filters import LayerQuerySerializer
-from layers.io.readers import FIELD_MAP_NAME  # the importer reads back what the exporter writes
+from layers.io.readers import FIELD_MAP_NAME, formula_quoted  # the importer reads back what the exporter writes
 from layers.io.shapefile import (
     SHAPEFILE_MAX_BYTES,
     SHAPEFILE_PRJ,
@@ -51,13 +53,14 @@ from layers.io.shapefile import (
     too_large,
 )
 from layers.models import AuditEntry, ExportJob, JobStatus
-from layers.registry import LAYERS, Attribute, Layer
+from layers.registry import LAYERS, Attribute, Layer, Sensitivity
 from layers.selectors import LayerFilters, layer_rows, layer_visible_to
 from layers.services import audit_record
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 50_000  # rows per fetch and per write: few enough appends, bounded memory
+DEFAULT_RETENTION_HOURS = 24
 FILTER_NAMES = ("area", "bbox", "from", "to", "category", "kind")
 
 
@@ -127,11 +130,83 @@ def export_request(*, user: User, layer_name: str, format: str, filters: dict) -
 
 
 def export_job_for(*, user: User | AnonymousUser, pk: int) -> ExportJob | None:
-    """The job, if `user` made it (or is a superuser): nobody else sees its filters or its file."""
+    """The job, if `user` made it: nobody else (superusers neither) sees its filters or its file."""
     if not user.is_authenticated or not user.is_active:
         return None
-    qs = ExportJob.objects.filter(pk=pk)
-    return (qs if user.is_superuser else qs.filter(created_by=user)).first()
+    return ExportJob.objects.filter(pk=pk, created_by=user).first()
+
+
+# --- what a file may be given to ------------------------------------------------------------------------------------
+
+
+def retention() -> dt.timedelta:
+    return dt.timedelta(hours=float(getattr(settings, "EXPORT_RETENTION_HOURS", DEFAULT_RETENTION_HOURS)))
+
+
+def export_expires(job: ExportJob) -> dt.datetime | None:
+    """When the job's file is deleted (EXPORT_RETENTION_HOURS after it was written); None before it is."""
+    return job.finished + retention() if job.finished and job.status == JobStatus.DONE else None
+
+
+def export_expired(job: ExportJob, *, now: dt.datetime | None = None) -> bool:
+    expires = export_expires(job)
+    return expires is not None and expires <= (now or timezone.now())
+
+
+def export_file_delete(*, job: ExportJob) -> None:
+    """Delete the job's file (the job stays, as the record of what was exported)."""
+    if job.file:
+        try:
+            job.file.delete(save=False)
+        except OSError:  # storage trouble: the next purge tries again
+            logger.warning("export %s: file not deleted", job.pk, exc_info=True)
+            return
+        ExportJob.objects.filter(pk=job.pk).update(file="")
+
+
+def exports_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete the files of expired exports; how many."""
+    cutoff = (now or timezone.now()) - retention()
+    count = 0
+    for job in ExportJob.objects.filter(status=JobStatus.DONE, finished__lte=cutoff).exclude(file=""):
+        export_file_delete(job=job)
+        count += not job.file
+    return count
+
+
+def _scope_key(user: User | AnonymousUser, layer: Layer) -> str:
+    """What bounds the rows `user` gets of `layer`: a public layer's are everybody's; otherwise the account's role
+    and areas and the grids they give. The same key at download time means the same rows may be handed over."""
+    if layer.sensitivity == Sensitivity.PUBLIC:
+        return "public"
+    areas = sorted(user.areas.values_list("pk", flat=True)) if user.is_authenticated else []
+    grids = sorted(grids_for(user).values_list("pk", flat=True))
+    text = f"{user.is_superuser}|{getattr(user, 'role', '')}|{areas}|{grids}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _cleared(user: User | AnonymousUser, layer: Layer) -> bool:
+    """Whether the account's clearance shapes the file: personal layers, unmasked and with sensitive categories."""
+    return layer.sensitivity == Sensitivity.PERSONAL and may_see_sensitive(user)
+
+
+def export_download_problem(*, job: ExportJob, user: User | AnonymousUser) -> str | None:
+    """Why `user` may not be given the job's file now, though they made it (None: they may): the layer is closed
+    to them, their scope is not what it was when the file was written, or the file holds what needs a clearance
+    they no longer have. Judged against the export's audit entry, which records what the file was written for."""
+    layer = LAYERS.get(job.layer)
+    user = scope_loaded(user)
+    if layer is None or not layer_visible_to(layer=layer, user=user):
+        return _("This layer is not open to this account.")
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT, details__job=job.pk).order_by("-id").first()
+    if entry is None:  # written before files were checked at download: nothing to check it against
+        return _("This export cannot be checked against this account. Request a new export.")
+    written_for = entry.details
+    if written_for.get("clearance") and not _cleared(user, layer):
+        return _("This export holds personal data that this account may no longer see. Request a new export.")
+    if written_for.get("scope") != _scope_key(user, layer):
+        return _("This account's area or role has changed since the export was written. Request a new export.")
+    return None
 
 
 # --- columns ----------------------------------------------------------------------------------------------------------
@@ -260,13 +335,21 @@ def _column_array(column: Column, values: list) -> tuple[np.ndarray, np.ndarray 
 def _personal_array(column: Column, values: dict[str, list], *, unmasked: bool) -> np.ndarray:
     """A personal attribute of a chunk: decrypted and, unless the account has clearance, masked by its own read."""
     sources = [values[path] for path in column.sources]
-    if unmasked and len(sources) == 1:
-        # clearance: the stored value itself (the registry's read would mask it); audited with the export
-        return np.array([crypto.decrypt(v) if v else "" for v in sources[0]], dtype=object)
-    read, names = column.attribute.read, column.sources
+    # clearance: the registry's full value (its read masks), audited with the export
+    reveal = column.attribute.reveal if unmasked else None
+    read, names = reveal or column.attribute.read, column.sources
     return np.array(
         [read(_PathRow(dict(zip(names, row, strict=True)))) for row in zip(*sources, strict=True)], dtype=object
     )
+
+
+def _formulas_neutralised(columns: list[Column], data: list[np.ndarray]) -> None:
+    """Text cells of a CSV that a spreadsheet would run as formulas (`=HYPERLINK(…)`), quoted (see
+    readers.formula_quoted); numbers stay numbers."""
+    for i, column in enumerate(columns):
+        if column.kind in ("text", "list", "personal"):
+            values = data[i]
+            data[i] = np.array([formula_quoted(v) if isinstance(v, str) and v else v for v in values], dtype=object)
 
 
 # --- field names (Shapefile) ------------------------------------------------------------------------------------------
@@ -647,6 +730,8 @@ def _export(
             writer = _Writer(workdir / f"{part.stem}{fmt.suffix}", fmt, part, names, options, dataset_options)
         for chunk in _fetch(rows, columns, paths, part, xy=points):
             data, masks = _chunk_arrays(columns, chunk, unmasked=unmasked)
+            if job.format == ExportJob.Format.CSV:
+                _formulas_neutralised(columns, data)
             if isinstance(writer, _ShapefileWriter):
                 writer.add(chunk, data, masks)
             else:
@@ -712,7 +797,15 @@ def export_run(*, job: ExportJob) -> ExportJob:
         return _finish(job, status=JobStatus.FAILED, error=str(exc) or exc.__class__.__name__)
     job.feature_count = count
     with transaction.atomic():
-        details = {"job": job.pk, "format": job.format, "filters": job.filters, "count": count}
+        details = {
+            "job": job.pk,
+            "format": job.format,
+            "filters": job.filters,
+            "count": count,
+            # what the file was written for, judged again at each download (export_download_problem)
+            "scope": _scope_key(user, layer),
+            "clearance": _cleared(user, layer),
+        }
         if unmasked:
             details["unmasked"] = unmasked  # the file holds these personal fields in full
         audit_record(actor=user, action=AuditEntry.Action.EXPORT, target=layer.name, details=details)
@@ -728,11 +821,16 @@ __all__ = [
     "CHUNK",
     "FORMATS",
     "Column",
+    "export_download_problem",
+    "export_expired",
+    "export_expires",
+    "export_file_delete",
     "export_filename",
     "export_filters_parse",
     "export_job_for",
     "export_request",
     "export_run",
+    "exports_purge",
     "layer_columns",
     "shapefile_field_names",
 ]

@@ -7,8 +7,12 @@ for all rows in one query; else by household number or address) and checks the g
 importer's scope. A dry run stops there and returns the report. A real run with any error writes nothing;
 otherwise it upserts in one transaction: people matched by the search hash of their ID-card number,
 the other layers by `code`; existing rows are updated (an empty cell keeps the stored value), new ones
-created. Rows go through COPY into a temporary table, then one UPDATE … FROM and one INSERT … SELECT per
-chunk; no per-row queries.
+created. Rows are matched only where the importer may write: stored rows in its scope (and, without
+clearance, no person of a sensitive category); a key that matches any other stored row is refused with
+one message (KEY_REFUSED) whatever the reason, and counted nowhere; sensitive categories need clearance.
+The job's source file (plain ID-card numbers) is deleted when the job ends, however it ends. Rows go
+through COPY into a temporary table, then one UPDATE … FROM and one INSERT … SELECT per chunk; no per-row
+queries.
 
 Places, things and households from a file without geometries (CSV, .xlsx) take the staged path
 (`_run_staged`, layers.io.staging), built for files of a million rows: the same checks, report, counts and
@@ -44,8 +48,9 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from grid.access import grids_for
+from grid.access import grids_for, may_see_sensitive
 from grid.crs import CRS, to_wgs84
 from grid.models import Grid, Role, User
 from layers import crypto
@@ -53,7 +58,7 @@ from layers.io import staging
 from layers.io.mapping import PRESETS, TARGETS, Mapping, converter, resolve_mapping
 from layers.io.readers import ReadError, Table, paused_gc, read_table
 from layers.io.staging import set_point as _set_point
-from layers.models import AuditEntry, ImportJob, JobStatus, PersonCategory
+from layers.models import SENSITIVE_CATEGORIES, AuditEntry, ImportJob, JobStatus, PersonCategory
 from layers.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -73,6 +78,10 @@ _TABLE = {
     "organizations": "layers_organization",
 }
 _POINT_REQUIRED = {"places", "things"}
+# The one answer for a row whose key the importer may not write: the same whether that key belongs to a record
+# of another area, to a record the importer may not see (a sensitive category without clearance), or to any
+# other record out of reach, so that the report never tells which.
+KEY_REFUSED = gettext_lazy("this record cannot be imported by your account")
 
 
 def may_import(user: User | None) -> bool:
@@ -179,12 +188,40 @@ def import_run(
         logger.exception("import %s failed", job.pk)
         job.status, job.error = JobStatus.FAILED, _("The database refused the rows: %(exc)s") % {"exc": exc}
         job.created_count = job.updated_count = 0
+    except Exception:
+        # the job ends here all the same (its source file deleted below), not left running for ever
+        logger.exception("import %s failed", job.pk)
+        job.status, job.error = JobStatus.FAILED, _("The import failed on the server; nothing was written.")
+        job.created_count = job.updated_count = 0
     finally:
         progress.close()
     job.report = report.as_list()
     job.finished = timezone.now()
+    import_source_delete(job=job)
     job.save()
     return job
+
+
+def import_source_delete(*, job: ImportJob) -> None:
+    """Delete the job's uploaded file: it holds ID-card numbers and phones in plain text, and the job's report
+    and counts are all that is kept of it once the job has ended."""
+    if not job.source:
+        return
+    try:
+        job.source.delete(save=False)
+    except OSError:  # gone already, or storage trouble: the purge task tries again
+        logger.warning("import %s: source file not deleted", job.pk, exc_info=True)
+
+
+def import_sources_purge() -> int:
+    """Delete the source files of ended imports that still have one (a worker killed mid-way); how many."""
+    count = 0
+    for job in ImportJob.objects.filter(status__in=[JobStatus.DONE, JobStatus.FAILED]).exclude(source=""):
+        import_source_delete(job=job)
+        if not job.source:
+            ImportJob.objects.filter(pk=job.pk).update(source="")
+            count += 1
+    return count
 
 
 @contextmanager
@@ -255,13 +292,22 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
     for number, problem in table.row_problems:
         report.add(number, None, problem)
 
+    # An import writes only what its importer may read: rows placed in the grids of its scope, stored rows
+    # matched there only, sensitive categories only with clearance. A job without an account (an operator's
+    # `manage.py import_layer` without --user) is not limited.
     user = job.created_by
     scope = None if user is None or user.is_superuser else set(grids_for(user).values_list("pk", flat=True))
+    cleared = user is None or may_see_sensitive(user)
     if staging.fits(layer, table):
         with paused_gc():  # a million rows' columns and lists: see paused_gc
             return _run_staged(job, table, mapping, report, progress, scope, skip_invalid=skip_invalid)
     records = _validate(job, table, mapping, report, progress)
     _place(job, records, mapping, report, scope)
+    if layer == "people" and not cleared:
+        _refuse_sensitive(records, mapping, report)
+    writable = _writable_sql(layer, scope, cleared=cleared)
+    if writable is not None:
+        _refuse_unwritable(layer, records, mapping, report, writable)
     progress(0.5, len(records))
     if report.errors and skip_invalid:
         bad = {e["row"] for e in report.entries if e["level"] == "error"}
@@ -282,7 +328,7 @@ def _run(job: ImportJob, report: _Report, progress: _Progress, *, skip_invalid: 
         job.rows_done, job.progress = len(records), 1.0
         _dry_run_done(job, report, created=len(records) - job.updated_count, updated=job.updated_count)
         return None
-    created, updated = _write(job, records, mapping, report, progress)
+    created, updated = _write(job, records, mapping, report, progress, writable)
     job.created_count, job.updated_count = created, updated
     job.status = JobStatus.DONE
     progress(1.0, len(records), force=True)
@@ -345,6 +391,10 @@ def _run_staged(
                     column or names.get("grid"),
                     _("the row lies outside your area (grid %(grid)s)") % {"grid": code},
                 )
+        writable = _writable_sql(layer, scope, cleared=True)  # no sensitive categories in these layers
+        if writable is not None:
+            for i in staging.stored_where(cursor, _TABLE[layer], f"NOT COALESCE({writable[0]}, false)", writable[1]):
+                problems.add(staging.PLACEMENT, rows[i], (1,), names.get("code"), str(KEY_REFUSED))
         bad = {e["row"] for e in report.entries if e["level"] == "error"} | problems.error_rows()
         problems.flush(report)
         keep = range(n)
@@ -374,8 +424,10 @@ def _run_staged(
         updated = 0
         if stored:
             staging.stage_full(cursor, _temp_columns(layer), columns, stored)
-            update_sql, _insert_sql = _upsert_sql(layer, has_location=any(x is not None for x in columns.lon))
-            cursor.execute(update_sql)
+            update_sql, _insert_sql = _upsert_sql(
+                layer, has_location=any(x is not None for x in columns.lon), writable=writable and writable[0]
+            )
+            cursor.execute(update_sql, writable[1] if writable else None)
             updated = cursor.rowcount
         progress(0.7, updated)
         stored_set = set(stored)
@@ -563,11 +615,13 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
         grid_codes = _lookup(
             cursor, "SELECT code, id FROM grid_grid WHERE code = ANY(%s)", {r["grid"] for r in records if r.get("grid")}
         )
+        # households (by number or address) only in the scope: another area's are answered as absent ones
+        in_scope, scope_params = ("", []) if scope is None else (" AND h.grid_id = ANY(%s)", [sorted(scope)])
         households = {}
         if "household" in names:
             cursor.execute(
-                "SELECT code, id, grid_id FROM layers_household WHERE code = ANY(%s)",
-                [sorted({r["household"] for r in records if r.get("household")})],
+                "SELECT code, id, grid_id FROM layers_household h WHERE code = ANY(%s)" + in_scope,
+                [sorted({r["household"] for r in records if r.get("household")}), *scope_params],
             )
             households = {code: (pk, grid) for code, pk, grid in cursor.fetchall()}
         by_address = {}
@@ -575,9 +629,10 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
         if needs_address:
             cursor.execute(
                 "SELECT DISTINCT ON (h.address) h.address, h.grid_id, ST_X(h.location), ST_Y(h.location) "
-                "FROM layers_household h LEFT JOIN grid_grid g ON g.id = h.grid_id WHERE h.address = ANY(%s) "
-                "ORDER BY h.address, (h.grid_id IS NULL), g.code",
-                [sorted({r["address"] for r in needs_address})],
+                "FROM layers_household h LEFT JOIN grid_grid g ON g.id = h.grid_id WHERE h.address = ANY(%s)"
+                + in_scope
+                + " ORDER BY h.address, (h.grid_id IS NULL), g.code",
+                [sorted({r["address"] for r in needs_address}), *scope_params],
             )
             by_address = {a: (g, x, y) for a, g, x, y in cursor.fetchall()}
         unrestricted = scope is None
@@ -645,6 +700,55 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
                     report.add(
                         record["_row"], names["parent_code"], _("no organization coded %(code)s") % {"code": code}
                     )
+
+
+def _refuse_sensitive(records: list[dict], mapping: Mapping, report: _Report) -> None:
+    """Rows that would give a person a sensitive category: refused to an importer without clearance."""
+    column = next((c for c, t in mapping.columns.items() if t == "categories"), None)
+    for record in records:
+        sensitive = sorted(SENSITIVE_CATEGORIES & set(record.get("categories") or ()))
+        if sensitive:
+            report.add(
+                record["_row"],
+                column,
+                _("the categories %(categories)s can only be written by an account with clearance")
+                % {"categories": ", ".join(str(PersonCategory(c).label) for c in sensitive)},
+            )
+
+
+def _writable_sql(layer: str, scope: set[int] | None, *, cleared: bool) -> tuple[str, list] | None:
+    """The condition on a stored row `t` of the layer that the importer may write (None: any row), and its
+    parameters: its grid in the scope and, without clearance, no sensitive category (such people are invisible)."""
+    if scope is None:
+        return None
+    sql, params = "t.grid_id = ANY(%s)", [sorted(scope)]
+    if layer == "people" and not cleared:
+        sql += " AND NOT t.categories && %s::varchar[]"
+        params.append(sorted(SENSITIVE_CATEGORIES))
+    return sql, params
+
+
+def _refuse_unwritable(
+    layer: str, records: list[dict], mapping: Mapping, report: _Report, writable: tuple[str, list]
+) -> None:
+    """Rows whose key matches a stored row the importer may not write, each refused with KEY_REFUSED."""
+    key = "id_card_hash" if layer == "people" else "code"
+    keys = [r[key] for r in records if r.get(key)]
+    if not keys:
+        return
+    sql, params = writable
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.{key} FROM {_TABLE[layer]} t WHERE t.{key} = ANY(%s) AND NOT COALESCE({sql}, false)",
+            [keys, *params],
+        )
+        refused = {k for (k,) in cursor.fetchall()}
+    if not refused:
+        return
+    column = next((c for c, t in mapping.columns.items() if t == _KEY[layer]), None)
+    for record in records:
+        if record.get(key) in refused:
+            report.add(record["_row"], column, str(KEY_REFUSED))
 
 
 def _grid_code(pk: int) -> str:
@@ -807,9 +911,11 @@ def _temp_columns(layer: str) -> list[tuple[str, str]]:
     return temp_columns
 
 
-def _upsert_sql(layer: str, *, has_location: bool, source: str = "_import_rows") -> tuple[str, str]:
+def _upsert_sql(
+    layer: str, *, has_location: bool, source: str = "_import_rows", writable: str | None = None
+) -> tuple[str, str]:
     """UPDATE of the stored rows that `source` (the staged rows) matches, and INSERT of the others (existing
-    ones skipped)."""
+    ones skipped). `writable`: a condition on the stored row `t` that limits the UPDATE (see _writable_sql)."""
     table = _TABLE[layer]
     spec = _COLUMNS[layer]
     key = "id_card_hash" if layer == "people" else "code"
@@ -834,6 +940,9 @@ def _upsert_sql(layer: str, *, has_location: bool, source: str = "_import_rows")
     sets.append("modified = now()")
     names = ", ".join(insert_columns)
     update_sql = f"UPDATE {table} t SET {', '.join(sets)} FROM {source} s WHERE t.{key} = s.{key}"
+    if writable:
+        # checked row by row before; here again, so that a row stored meanwhile out of reach is left alone
+        update_sql += f" AND {writable}"
     conflict = "(id_card_hash) WHERE NOT (id_card_hash = '')" if layer == "people" else "(code)"
     insert_sql = (
         f"INSERT INTO {table} AS t ({names}, created, modified) "
@@ -844,11 +953,19 @@ def _upsert_sql(layer: str, *, has_location: bool, source: str = "_import_rows")
 
 
 def _write(
-    job: ImportJob, records: list[dict], mapping: Mapping, report: _Report, progress: _Progress
+    job: ImportJob,
+    records: list[dict],
+    mapping: Mapping,
+    report: _Report,
+    progress: _Progress,
+    writable: tuple[str, list] | None,
 ) -> tuple[int, int]:
     layer = job.layer
     temp_columns = _temp_columns(layer)
-    update_sql, insert_sql = _upsert_sql(layer, has_location=any(r["lon"] is not None for r in records))
+    update_sql, insert_sql = _upsert_sql(
+        layer, has_location=any(r["lon"] is not None for r in records), writable=writable and writable[0]
+    )
+    update_params = writable[1] if writable else None
     created = updated = 0
     total = len(records) or 1
     with transaction.atomic(), connection.cursor() as cursor:
@@ -875,7 +992,7 @@ def _write(
                 for row in rows:
                     cp.write_row(row)
             cursor.execute("ANALYZE _import_rows")
-            cursor.execute(update_sql)
+            cursor.execute(update_sql, update_params)
             updated += cursor.rowcount
             cursor.execute(insert_sql)
             created += cursor.rowcount
@@ -885,8 +1002,8 @@ def _write(
             cursor.execute(
                 "UPDATE layers_person t SET member_code = 'DY' || lpad(t.id::text, 10, '0') "
                 "FROM _import_rows s WHERE t.id_card_hash = s.id_card_hash AND t.member_code = '' "
-                "AND t.categories @> ARRAY[%s]::varchar[]",
-                [PersonCategory.PARTY_MEMBER],
+                "AND t.categories @> ARRAY[%s]::varchar[]" + (f" AND {writable[0]}" if writable else ""),
+                [PersonCategory.PARTY_MEMBER, *(update_params or [])],
             )
         if layer == "organizations":
             _write_parents(cursor, records)

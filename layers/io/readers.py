@@ -9,6 +9,12 @@ ISO-8859-1, which turns Chinese names into mojibake; Chinese department files wi
 always GBK. So the .dbf is read byte for byte and decoded here: the dBASE language driver byte when it
 says GBK (0x4D), else UTF-8 when every value is valid UTF-8, else GB18030; the report says which was used.
 
+Zips (Shapefiles, and .xlsx, which is a zip of XML): the members' count and uncompressed sizes are judged from
+the central directory before any member is read (`zip_problem`), so that a small file cannot inflate to gigabytes
+in a worker; reading a member never goes past its declared size (zipfile checks it, and the CRC, as it reads).
+Side files (.cpg, .prj, fields.csv) are small, and are refused beyond IMPORT_SIDE_FILE_MAX_BYTES. Workbooks are
+parsed by openpyxl through defusedxml (entity declarations and external references refused), or not at all.
+
 Coordinate systems: the file's own CRS (.prj, GeoPackage, GeoJSON = WGS 84) is kept in `Table.crs`; a
 Shapefile without .prj gives `crs_missing=True`, which the import reports unless the job names a crs.
 The SRS text reaches pyogrio's bundled GDAL (>= 3.9, see settings' note on gis.W001) and pyproj, never
@@ -20,12 +26,15 @@ import datetime as dt
 import gc
 import io
 import os
+import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 FORMATS = {
     ".csv": "csv",
@@ -39,6 +48,15 @@ FORMATS = {
 }
 FIELD_MAP_NAME = "fields.csv"  # written by layers.io.exports into a Shapefile's zip: long name, short name, title
 _FIELD_MAP_HEADER = ["field", "shapefile_field", "title"]
+# Zip members: how many, and how large all of them together may be once uncompressed; a side file's size.
+DEFAULT_ZIP_MAX_MEMBERS = 200
+DEFAULT_ZIP_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_SIDE_FILE_MAX_BYTES = 64 * 1024
+SIDE_FILES = (".cpg", ".prj", FIELD_MAP_NAME)
+XLSX_REFUSED = gettext_lazy(
+    "The workbook holds XML entity declarations or references to other files, which imports refuse. "
+    "Save it again from Excel or WPS as .xlsx, or as CSV."
+)
 _GBK_CODEPAGES = {"gbk", "cp936", "936", "gb2312", "gb18030", "ansi 936", "windows-936", "ms936"}
 
 
@@ -57,6 +75,73 @@ class Table:
     notes: list[str] = field(default_factory=list)  # how the file was read, for the report
     row_problems: list[tuple[int, str]] = field(default_factory=list)
     text: bool = False  # every cell is a str (a CSV's): readers of other formats give numbers, dates, None
+
+
+def zip_limits() -> tuple[int, int, int]:
+    """Members, total uncompressed bytes, bytes of one side file: the settings, else the defaults."""
+    return (
+        int(getattr(settings, "IMPORT_ZIP_MAX_MEMBERS", DEFAULT_ZIP_MAX_MEMBERS)),
+        int(getattr(settings, "IMPORT_ZIP_MAX_BYTES", DEFAULT_ZIP_MAX_BYTES)),
+        int(getattr(settings, "IMPORT_SIDE_FILE_MAX_BYTES", DEFAULT_SIDE_FILE_MAX_BYTES)),
+    )
+
+
+def _is_side_file(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith(SIDE_FILES[:2]) or Path(lowered).name == FIELD_MAP_NAME
+
+
+def zip_problem(archive: zipfile.ZipFile) -> str | None:
+    """Why the zip's members may not be read (too many, too large once uncompressed, a side file too large),
+    judged from its central directory alone; None when they may."""
+    max_members, max_bytes, max_side = zip_limits()
+    members = archive.infolist()
+    if len(members) > max_members:
+        return _("The zip holds %(n)d files; imports take at most %(limit)d.") % {
+            "n": len(members),
+            "limit": max_members,
+        }
+    total = sum(m.file_size for m in members)
+    if total > max_bytes:
+        return _(
+            "The zip's files take %(size).1f MB uncompressed; imports take at most %(limit).1f MB. "
+            "Split it into smaller files."
+        ) % {"size": total / 1e6, "limit": max_bytes / 1e6}
+    for member in members:
+        if _is_side_file(member.filename) and member.file_size > max_side:
+            return _("%(name)s takes %(size)d bytes; such a file takes at most %(limit)d.") % {
+                "name": Path(member.filename).name,
+                "size": member.file_size,
+                "limit": max_side,
+            }
+    return None
+
+
+def _side_file(archive: zipfile.ZipFile, name: str) -> bytes:
+    """A small member, read no further than the cap on side files (whatever its header says)."""
+    limit = zip_limits()[2]
+    with archive.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise ReadError(
+            _("%(name)s takes %(size)d bytes; such a file takes at most %(limit)d.")
+            % {"name": Path(name).name, "size": len(data), "limit": limit}
+        )
+    return data
+
+
+def _open_zip(path: Path, broken: str) -> zipfile.ZipFile:
+    """The zip at `path`, its members judged by `zip_problem` before anything is read; `broken`: the message
+    (with %(exc)s) for a file that is no zip."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ReadError(broken % {"exc": exc}) from exc
+    problem = zip_problem(archive)
+    if problem:
+        archive.close()
+        raise ReadError(problem)
+    return archive
 
 
 def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
@@ -85,6 +170,23 @@ def read_table(path: str | Path, *, name: str = "", max_bytes: int) -> Table:
         "geojson": read_geojson,
         "kml": read_kml,
     }[kind](path)
+
+
+# A cell a spreadsheet program would run as a formula (OWASP's list: = + - @, tab, carriage return), and such a
+# cell neutralised by one leading quote. CSV exports quote them (cells that already begin with quotes before
+# such a character get one more), CSV imports take one quote off again: a round trip keeps every value.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_NEUTRALISED = re.compile(r"'+[=+\-@\t\r]")
+
+
+def formula_quoted(value: str) -> str:
+    """The cell as a CSV export writes it: a leading quote where a spreadsheet would take it for a formula."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def formula_unquoted(value: str) -> str:
+    """The cell as `formula_quoted` had it."""
+    return value[1:] if _NEUTRALISED.match(value) else value
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -158,7 +260,10 @@ def read_csv(path: Path) -> Table:
         raise ReadError(
             _("The CSV cannot be parsed near row %(n)d: %(exc)s") % {"n": reader.line_num, "exc": exc}
         ) from exc
+    quoted = _NEUTRALISED.search(text) is not None
     del text
+    if quoted:  # a scan in C first: most files hold no neutralised cell at all
+        records = [[formula_unquoted(c) if c[:1] == "'" else c for c in row] for row in records]
     if set(map(len, records)) <= {width}:  # every row as wide as the header: nothing to skip, pad or report
         table.rows, table.row_numbers = records, list(range(2, len(records) + 2))
     else:
@@ -208,39 +313,58 @@ def _wkt_geometries(table: Table) -> None:
 
 
 def read_xlsx(path: Path) -> Table:
+    import openpyxl
     from openpyxl import load_workbook
 
+    if not openpyxl.DEFUSEDXML:  # openpyxl parses with defusedxml when installed (and not switched off)
+        raise ReadError(_("Excel workbooks cannot be read safely on this server (no defusedxml); import a CSV."))
+    from defusedxml import DefusedXmlException
+
+    unreadable = _("The file is not a readable Excel workbook (.xlsx): %(exc)s")
+    with _open_zip(path, unreadable):
+        pass  # the members' count and sizes, before openpyxl decompresses any
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and its own errors for a broken file
-        raise ReadError(_("The file is not a readable Excel workbook (.xlsx): %(exc)s") % {"exc": exc}) from exc
+        root = exc
+        while root.__cause__ is not None:  # openpyxl wraps the parser's error in one naming the server's path
+            root = root.__cause__
+        if isinstance(root, DefusedXmlException):
+            raise ReadError(str(XLSX_REFUSED)) from exc
+        raise ReadError(unreadable % {"exc": root}) from exc
     try:
-        sheet = book.worksheets[0]
-        cells = sheet.iter_rows(values_only=True)
-        columns = None
-        header_row = 0
-        for header_row, row in enumerate(cells, start=1):  # noqa: B007 - the header's row number is used below
-            if any(c not in (None, "") for c in row):
-                columns = _header(list(row))
-                break
-        if columns is None:
-            raise ReadError(_("The first sheet is empty."))
-        width = len(columns)
-        table = Table(
-            columns=columns,
-            rows=[],
-            row_numbers=[],
-            notes=[_("Read the first sheet, %(sheet)s.") % {"sheet": sheet.title}],
-        )
-        for number, row in enumerate(cells, start=header_row + 1):
-            values = list(row[:width]) + [None] * (width - len(row))
-            if all(v is None or v == "" for v in values):
-                continue
-            table.rows.append([v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v for v in values])
-            table.row_numbers.append(number)
-        return table
+        return _xlsx_table(book)
+    except DefusedXmlException as exc:  # a sheet's XML is parsed as its rows are read
+        raise ReadError(str(XLSX_REFUSED)) from exc
     finally:
         book.close()
+
+
+def _xlsx_table(book) -> Table:
+    sheet = book.worksheets[0]
+    cells = sheet.iter_rows(values_only=True)
+    columns = None
+    header_row = 0
+    for header_row, row in enumerate(cells, start=1):  # noqa: B007 - the header's row number is used below
+        if any(c not in (None, "") for c in row):
+            columns = _header(list(row))
+            break
+    if columns is None:
+        raise ReadError(_("The first sheet is empty."))
+    width = len(columns)
+    table = Table(
+        columns=columns,
+        rows=[],
+        row_numbers=[],
+        notes=[_("Read the first sheet, %(sheet)s.") % {"sheet": sheet.title}],
+    )
+    for number, row in enumerate(cells, start=header_row + 1):
+        values = list(row[:width]) + [None] * (width - len(row))
+        if all(v is None or v == "" for v in values):
+            continue
+        table.rows.append([v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v for v in values])
+        table.row_numbers.append(number)
+    return table
 
 
 def _dbf_language_driver(data: bytes) -> int:
@@ -255,10 +379,14 @@ def read_shapefile_zip(path: Path) -> Table:
     each with its own encoding, if they have the same fields (in any order) and coordinate system; otherwise
     the zip is refused with a message that names them.
     """
+    archive = _open_zip(
+        path,
+        _("The zip file is broken or not a zip file (%(exc)s). Zip the Shapefile's .shp, .shx, .dbf and .prj again."),
+    )
     try:
-        archive = zipfile.ZipFile(path)
-        broken = archive.testzip()
+        broken = archive.testzip()  # every member decompressed once: bounded by zip_problem's limits
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        archive.close()
         raise ReadError(
             _(
                 "The zip file is broken or not a zip file (%(exc)s). Zip the Shapefile's .shp, .shx, "
@@ -267,6 +395,7 @@ def read_shapefile_zip(path: Path) -> Table:
             % {"exc": exc}
         ) from exc
     if broken is not None:
+        archive.close()
         raise ReadError(
             _("The zip file is damaged: %(member)s cannot be read. Zip the Shapefile again.") % {"member": broken}
         )
@@ -296,8 +425,9 @@ def _read_shapefile(
             % {"name": Path(shp).name, "missing": " and ".join(missing)}
         )
     notes = []
-    cpg = archive.read(siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
-    dbf_head = archive.open(siblings[".dbf"]).read(32)
+    cpg = _side_file(archive, siblings[".cpg"]).decode("ascii", "replace").strip() if ".cpg" in siblings else ""
+    with archive.open(siblings[".dbf"]) as dbf:
+        dbf_head = dbf.read(32)
     has_prj = ".prj" in siblings
     if cpg:
         encoding = "GB18030" if cpg.lower() in _GBK_CODEPAGES else cpg
@@ -402,7 +532,7 @@ def _field_map(archive: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
     if member is None:
         return {}
     try:
-        text = archive.read(member).decode("utf-8-sig")
+        text = _side_file(archive, member).decode("utf-8-sig")
     except UnicodeDecodeError:
         return {}
     rows = list(csv.reader(io.StringIO(text, newline="")))

@@ -523,6 +523,14 @@ def stored(cursor, table: str) -> list[int]:
     return [i for (i,) in cursor.fetchall()]
 
 
+def stored_where(cursor, table: str, condition: str, params: list) -> list[int]:
+    """Indices of the staged rows whose code the layer holds in a row `t` that meets `condition`."""
+    cursor.execute(
+        f"SELECT s.i FROM {STAGING} s JOIN {table} t ON t.code = s.code WHERE {condition} ORDER BY s.i", params
+    )
+    return [i for (i,) in cursor.fetchall()]
+
+
 def stage_full(cursor, spec: list[tuple[str, str]], columns: Columns, indices: list[int]) -> None:
     """Whole rows (the write's temp columns) of the rows that update stored ones, into _import_rows_full."""
     names = [c for c, _t in spec]

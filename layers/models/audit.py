@@ -20,6 +20,16 @@ class AuditEntry(models.Model):
     target = models.CharField(_("what"), max_length=200, help_text=_("e.g. layers.person:42 id_card, or a layer"))
     reason = models.CharField(_("why"), max_length=300, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
+    # The narrowest area the entry is about (a person's community; an export's or import's area): auditors read
+    # the entries of their own areas. None: about no one area (a superuser's whole-country export), for superusers.
+    area = models.ForeignKey(
+        "grid.AdminArea",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("area"),
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

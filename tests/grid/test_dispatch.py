@@ -256,8 +256,9 @@ def test_candidates_are_on_duty_fresh_workers_of_the_callers_grids_by_geodesic_d
     assert 0.010 > 0.009 and metres(*CASE, CASE[0] - 0.010, CASE[1]) < metres(*CASE, CASE[0], CASE[1] + 0.009)
     assert_ranked_as_pyproj(rows, [crew["east"], crew["north"], crew["diagonal"]])
     east = rows[0]
-    assert east["phone"] == "13800000001" and east["grids"] == ["G-A-S"]
-    assert east["position"]["coordinates"] == pytest.approx([CASE[0] - 0.010, CASE[1]])
+    assert east["phone"] == "*******0001" and east["grids"] == ["G-A-S"]
+    # rounded to 0.001° (about 100 m): where to look on the map, not where the worker stands
+    assert east["position"]["coordinates"] == [round(CASE[0] - 0.010, 3), round(CASE[1], 3)]
     assert rows[1]["grids"] == ["G-A-N"]
 
 
@@ -369,8 +370,15 @@ def requests_around(db):
     return claimable
 
 
+def posted_here(client, lon_lat=HERE):
+    """The client, after its phone posted its position at `lon_lat`, as a volunteer's app does before asking."""
+    response = client.post(POSITION_URL, {"lon": lon_lat[0], "lat": lon_lat[1], "on_duty": True}, format="json")
+    assert response.status_code == 200, response.content
+    return client
+
+
 def test_claimable_requests_lie_within_the_radius_by_geodesic_distance(api_as, people, requests_around):
-    response = api_as(people["worker"]).get(CLAIMABLE_URL, {"lon": HERE[0], "lat": HERE[1]})
+    response = posted_here(api_as(people["worker"])).get(CLAIMABLE_URL, {"lon": HERE[0], "lat": HERE[1]})
     assert response.status_code == 200, response.content
     rows = response.json()
     expected = ["near", "mid", "inside"]
@@ -387,15 +395,16 @@ def test_claimable_requests_lie_within_the_radius_by_geodesic_distance(api_as, p
 def test_a_smaller_radius_and_a_gcj02_point_give_the_same_geodesic_answer(api_as, requests_around):
     volunteer = UserFactory(role=Role.RESIDENT, volunteer=True)
     lon, lat = from_wgs84(*HERE, "gcj02")
-    rows = api_as(volunteer).get(CLAIMABLE_URL, {"lon": lon, "lat": lat, "crs": "gcj02", "radius_m": 1000}).json()
+    client = posted_here(api_as(volunteer))
+    rows = client.get(CLAIMABLE_URL, {"lon": lon, "lat": lat, "crs": "gcj02", "radius_m": 1000}).json()
     assert [row["id"] for row in rows] == [requests_around["near"].pk]
     assert abs(rows[0]["distance_m"] - 500) < 0.5
 
 
-def test_claimable_requests_are_not_limited_to_the_callers_area(api_as, people, territory):
+def test_claimable_requests_outside_the_callers_area_are_found_near_his_position(api_as, people, territory):
     # a request in community B, found by the worker of grid A-S who cannot see it in the incident list
     far = request_at(800, azimuth=90, community=territory.community_b)
-    client = api_as(people["worker"])
+    client = posted_here(api_as(people["worker"]))
     assert far.pk not in [f["id"] for f in client.get("/api/v1/incidents/").json()["features"]]
     rows = client.get(CLAIMABLE_URL, {"lon": HERE[0], "lat": HERE[1]}).json()
     assert [row["id"] for row in rows] == [far.pk]
@@ -421,3 +430,75 @@ def test_only_grid_workers_and_volunteers_see_claimable_requests(api_as, people,
 def test_bad_claimable_queries_are_refused_with_a_field_message(api_as, people, query, field):
     response = api_as(people["worker"]).get(CLAIMABLE_URL, query)
     assert response.status_code == 400 and field in response.json()
+
+
+# ── candidates and claims stay within the incident's area or the claim radius ─────────────────────────
+
+
+def test_volunteer_candidates_are_those_of_the_incidents_area_or_within_the_radius(
+    api_as, people, territory, case, crew, settings
+):
+    far_lon, far_lat = at_distance(*CASE, 270, 4000)
+    located_worker(lon=far_lon, lat=far_lat, role=Role.RESIDENT, volunteer=True, username="far-stranger")
+    member = located_worker(
+        lon=far_lon, lat=far_lat, role=Role.RESIDENT, volunteer=True, username="far-member", phone="139-1234-5678"
+    )
+    member.areas.set([territory.community_a])
+    client = api_as(people["dispatcher_a"])
+    rows = client.get(candidates_url(case), {"include_volunteers": "true", "limit": 50}).json()
+    names = [row["username"] for row in rows]
+    # 4000 m away: the stranger is past the default 3000 m, the member of the case's community is not filtered
+    assert "far-stranger" not in names and "far-member" in names and "volunteer" in names
+    assert next(row for row in rows if row["username"] == "far-member")["phone"] == "*******5678"
+    # a smaller radius leaves out the volunteer 180 m away who has no area
+    settings.VOLUNTEER_CLAIM_RADIUS_M = int(metres(*CASE, CASE[0] - 0.002, CASE[1])) - 10
+    names = [row["username"] for row in client.get(candidates_url(case), {"include_volunteers": "true"}).json()]
+    assert "volunteer" not in names and "far-member" in names
+
+
+def test_a_volunteer_far_from_a_request_neither_sees_nor_claims_it(api_as, people, territory):
+    from grid.models import IncidentEvent
+
+    request = request_at(500, azimuth=90, community=territory.community_b)
+    volunteer = api_as(UserFactory(role=Role.RESIDENT, volunteer=True))
+    posted_here(volunteer, at_distance(*HERE, 270, 3500))  # 4000 m from the request
+    # asking around the request's own point does not help: the reach is from the posted position
+    lon, lat = request.location.x, request.location.y
+    assert volunteer.get(CLAIMABLE_URL, {"lon": lon, "lat": lat}).json() == []
+    claim = volunteer.post(f"/api/v1/incidents/{request.pk}/transitions/", {"action": "claim"}, format="json")
+    missing = volunteer.post(f"/api/v1/incidents/{request.pk + 1000}/transitions/", {"action": "claim"}, format="json")
+    assert claim.status_code == missing.status_code == 404 and claim.json() == missing.json()
+    request.refresh_from_db()
+    assert (request.assignee, request.status, request.open_to_volunteers) == (None, "accepted", True)
+    assert not IncidentEvent.objects.filter(incident=request).exists()
+    # once near it (within the radius of the posted position), he sees it and may claim it
+    posted_here(volunteer)
+    assert [row["id"] for row in volunteer.get(CLAIMABLE_URL, {"lon": lon, "lat": lat}).json()] == [request.pk]
+    claim = volunteer.post(f"/api/v1/incidents/{request.pk}/transitions/", {"action": "claim"}, format="json")
+    assert claim.status_code == 200, claim.content
+    assert claim.json()["properties"]["assignee"] is not None
+
+
+def test_a_volunteer_claims_requests_of_his_community_wherever_he_is(api_as, territory, settings):
+    request = request_at(500, azimuth=90, community=territory.community_a)
+    user = UserFactory(role=Role.RESIDENT, volunteer=True, areas=[territory.community_a])
+    volunteer = api_as(user)  # no position posted at all
+    lon, lat = request.location.x, request.location.y
+    assert [row["id"] for row in volunteer.get(CLAIMABLE_URL, {"lon": lon, "lat": lat}).json()] == [request.pk]
+    assert (
+        volunteer.post(f"/api/v1/incidents/{request.pk}/transitions/", {"action": "claim"}, format="json").status_code
+        == 200
+    )
+    request.refresh_from_db()
+    assert request.assignee == user
+
+
+def test_a_stale_position_gives_no_reach(api_as, db, settings):
+    request = request_at(500, azimuth=90)
+    user = located_worker(lon=HERE[0], lat=HERE[1], role=Role.RESIDENT, volunteer=True, minutes_ago=31)
+    rows = api_as(user).get(CLAIMABLE_URL, {"lon": HERE[0], "lat": HERE[1]}).json()
+    assert request.pk not in [row["id"] for row in rows]
+    settings.WORKER_POSITION_MAX_AGE_MINUTES = 60
+    assert [row["id"] for row in api_as(user).get(CLAIMABLE_URL, {"lon": HERE[0], "lat": HERE[1]}).json()] == [
+        request.pk
+    ]

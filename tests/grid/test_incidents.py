@@ -133,10 +133,10 @@ def test_location_and_lon_lat_together_or_missing_both(api_as, people, territory
     assert response.status_code == 400 and {"lon", "lat"} <= set(response.json())
 
 
-def test_oversized_and_non_json_bodies_are_400s(api_as, people, territory):
+def test_oversized_and_non_json_bodies_are_refused(api_as, people, territory):
     client = api_as(people["worker"])
     huge = client.post(URL, json.dumps({"note": "x" * 2_000_000}), content_type="application/json")
-    assert huge.status_code == 400 and "detail" in huge.json()
+    assert huge.status_code == 413 and "detail" in huge.json()
     broken = client.post(URL, "{not json", content_type="application/json")
     assert broken.status_code == 400 and "detail" in broken.json()
 

@@ -29,8 +29,9 @@ def act(client, pk, action, **fields):
 
 def test_a_report_goes_from_phone_to_closed_case_with_each_role_doing_its_part(api_as, people):
     resident, dispatcher, worker = people["resident"], people["dispatcher_a"], people["worker"]
+    phone = api_as(resident)  # its token issued now, so that it has not expired when read outside T0 below
     with time_machine.travel(T0, tick=False):
-        feature = report(api_as(resident), note="垃圾堆放在路口")
+        feature = report(phone, note="垃圾堆放在路口")
         pk = feature["id"]
         assert incident_route(incident_id=pk) is True  # what the worker does after commit
         assert incident_route(incident_id=pk) is False  # a redelivery changes nothing
@@ -59,7 +60,7 @@ def test_a_report_goes_from_phone_to_closed_case_with_each_role_doing_its_part(a
     assert incident.closed_at == T0 + dt.timedelta(minutes=50)
     assert incident.deadline is None and incident.version == 6
 
-    timeline = api_as(resident).get(f"{URL}{pk}/timeline/").json()
+    timeline = phone.get(f"{URL}{pk}/timeline/").json()
     assert [(e["action"], e["actor"], e["to_status"]) for e in timeline] == [
         ("report", "resident", "reported"),
         ("route", None, ""),
@@ -132,7 +133,6 @@ def APIClientFor(user):
         ({"action": "fly"}, "action"),
         ({}, "action"),
         ({"action": "dispatch"}, "assignee"),
-        ({"action": "dispatch", "assignee": "nobody"}, "assignee"),
         ({"action": "merge"}, "duplicate_of"),
         ({"action": "merge", "duplicate_of": "x"}, "duplicate_of"),
         ({"action": "accept", "version": 0}, "version"),
@@ -299,7 +299,11 @@ def test_two_volunteers_claiming_one_request_first_claim_wins(api_as, people, te
     dispatcher = api_as(people["dispatcher_a"])
     assert act(dispatcher, pk, "accept").status_code == 200
     assert act(dispatcher, pk, "open").status_code == 200
-    volunteers = [UserFactory(username=f"vol{i}", role=Role.RESIDENT, volunteer=True) for i in range(2)]
+    # volunteers of the request's community: theirs to claim wherever they stand
+    volunteers = [
+        UserFactory(username=f"vol{i}", role=Role.RESIDENT, volunteer=True, areas=[territory.community_a])
+        for i in range(2)
+    ]
     clients = []
     for v in volunteers:
         c = APIClient()
@@ -349,3 +353,122 @@ def test_polling_with_modified_since_returns_what_changed_and_my_reports_filter_
     mine = resident.get(URL, {"reporter": "me"}).json()["features"]
     assert [f["id"] for f in mine] == [old]
     assert dispatcher.get(URL, {"modified_since": "yesterday"}).status_code == 400
+
+
+# --- writes take ids only within the caller's scope ------------------------------------------------------------------
+
+# In community B (street B): outside dispatcher A's scope, in the same county.
+IN_B = {"lon": 109.97, "lat": 35.17}
+
+
+@pytest.fixture
+def hooked(settings):
+    settings.WEBHOOK_URLS = ["https://hooks.example.org/gridline"]
+    settings.WEBHOOK_SECRET = "s3cret-for-tests"
+
+
+def unknown_incident_id() -> int:
+    return Incident.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+
+
+def test_merging_into_a_foreign_incident_answers_as_for_a_missing_one_and_writes_nothing(api_as, people, hooked):
+    from grid.models import WebhookDelivery
+
+    dispatcher = api_as(people["dispatcher_a"])
+    own = report(api_as(people["resident"]))["id"]
+    foreign = report(api_as(UserFactory(role=Role.RESIDENT)), **IN_B)["id"]
+    assert dispatcher.get(f"{URL}{foreign}/").status_code == 404  # he cannot open it
+    events, deliveries = IncidentEvent.objects.count(), WebhookDelivery.objects.count()
+
+    into_foreign = act(dispatcher, own, "merge", duplicate_of=foreign, note="同一处")
+    into_nothing = act(dispatcher, own, "merge", duplicate_of=unknown_incident_id(), note="同一处")
+
+    assert into_foreign.status_code == into_nothing.status_code == 400
+    assert into_foreign.json() == into_nothing.json() and "duplicate_of" in into_foreign.json()
+    assert (IncidentEvent.objects.count(), WebhookDelivery.objects.count()) == (events, deliveries)
+    assert not IncidentEvent.objects.filter(incident_id=foreign, action="merged").exists()
+    assert Incident.objects.get(pk=own).status == "reported" and Incident.objects.get(pk=own).duplicate_of is None
+    # the county administrator, whose scope holds both, may merge them
+    assert act(api_as(people["admin"]), own, "merge", duplicate_of=foreign).status_code == 200
+    assert IncidentEvent.objects.filter(incident_id=foreign, action="merged", data__duplicate=own).exists()
+
+
+def test_dispatching_to_a_foreign_or_unknown_username_gets_one_answer_and_writes_nothing(
+    api_as, people, territory, hooked
+):
+    from grid.models import WebhookDelivery
+
+    dispatcher = api_as(people["dispatcher_a"])
+    pk = report(api_as(people["resident"]))["id"]
+    assert act(dispatcher, pk, "accept").status_code == 200
+    territory.grids["B-N"].workers.add(UserFactory(username="worker-bn", role=Role.GRID_WORKER))
+    far_volunteer = UserFactory(username="far-volunteer", role=Role.RESIDENT, volunteer=True)
+    events, deliveries = IncidentEvent.objects.count(), WebhookDelivery.objects.count()
+
+    answers = [
+        act(dispatcher, pk, "dispatch", assignee=name) for name in ("worker-bn", far_volunteer.username, "nobody")
+    ]
+
+    assert {a.status_code for a in answers} == {400}
+    assert answers[0].json() == answers[1].json() == answers[2].json() and "assignee" in answers[0].json()
+    assert (IncidentEvent.objects.count(), WebhookDelivery.objects.count()) == (events, deliveries)
+    assert Incident.objects.get(pk=pk).status == "accepted"
+    # a volunteer of the incident's community may be sent, wherever he is
+    UserFactory(username="near-volunteer", role=Role.RESIDENT, volunteer=True, areas=[territory.community_a])
+    assert act(dispatcher, pk, "dispatch", assignee="near-volunteer").status_code == 200
+    assert Incident.objects.get(pk=pk).assignee.username == "near-volunteer"
+
+
+def test_possible_duplicates_list_only_incidents_the_caller_may_open(api_as, people):
+    neighbour = UserFactory(role=Role.RESIDENT)
+    theirs = report(api_as(neighbour), note="我家门口的秘密")["id"]
+    # another resident reports at the same place: told nothing of the neighbour's report
+    mine = api_as(people["resident"]).post(
+        URL,
+        {"lon": 109.93, "lat": 35.17, "category": "litter", "client_uuid": str(uuid.uuid4())},
+        format="json",
+    )
+    assert mine.status_code == 201
+    assert mine.json()["properties"]["possible_duplicates"] == []
+    assert "我家门口的秘密" not in mine.content.decode() and f'"id":{theirs}' not in mine.content.decode()
+    # his own earlier report nearby is his to see
+    again = report(api_as(people["resident"]), lon=109.93002)
+    assert [d["id"] for d in again["properties"]["possible_duplicates"]] == [mine.json()["id"]]
+    # the dispatcher of the place sees both in the detail; the dispatcher of street B, who reports there, neither
+    detail = api_as(people["dispatcher_a"]).get(f"{URL}{again['id']}/").json()
+    assert {d["id"] for d in detail["properties"]["possible_duplicates"]} == {mine.json()["id"], theirs}
+    outsider = report(api_as(people["dispatcher_street_b"]))
+    assert outsider["properties"]["possible_duplicates"] == []
+
+
+@pytest.mark.parametrize("field", ["assignee", "note", "comment"])
+def test_a_nul_character_in_a_transition_field_is_a_400(api_as, people, field):
+    pk = report(api_as(people["resident"]))["id"]
+    dispatcher = api_as(people["dispatcher_a"])
+    act(dispatcher, pk, "accept")
+    response = act(dispatcher, pk, "dispatch", **{"assignee": "worker-as", field: "worker\x00-as"})
+    assert response.status_code == 400 and field in response.json()
+    assert Incident.objects.get(pk=pk).status == "accepted"
+
+
+def test_a_merged_report_does_not_name_a_neighbours_original_to_its_reporter(api_as, people):
+    neighbour = UserFactory(role=Role.RESIDENT)
+    original = report(api_as(neighbour))["id"]
+    resident = api_as(people["resident"])
+    duplicate = report(resident)["id"]
+    dispatcher = api_as(people["dispatcher_a"])
+    assert act(dispatcher, duplicate, "merge", duplicate_of=original, note="同一处").status_code == 200
+    # the dispatcher sees the link everywhere
+    assert dispatcher.get(f"{URL}{duplicate}/").json()["properties"]["duplicate_of"] == original
+    merge = next(e for e in dispatcher.get(f"{URL}{duplicate}/timeline/").json() if e["action"] == "merge")
+    assert merge["data"] == {"duplicate_of": original}
+    # the reporter learns his report was merged, not into which report of somebody else
+    detail = resident.get(f"{URL}{duplicate}/").json()["properties"]
+    assert (detail["status"], detail["duplicate_of"]) == ("duplicate", None)
+    listed = {f["id"]: f["properties"] for f in resident.get(URL).json()["features"]}
+    assert listed[duplicate]["duplicate_of"] is None
+    timeline = resident.get(f"{URL}{duplicate}/timeline/")
+    assert str(original) not in [str(v) for e in timeline.json() for v in e["data"].values()]
+    # nor the neighbour which report was merged into his
+    merged = next(e for e in api_as(neighbour).get(f"{URL}{original}/timeline/").json() if e["action"] == "merged")
+    assert "duplicate" not in merged["data"]

@@ -1,12 +1,33 @@
 """The register in the admin: masked personal fields, a read-only audit log."""
 
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 
-from layers.models import AuditEntry, Person
+from grid.models import Role
+from layers.models import AuditEntry, ExportJob, Person
 from layers.services import audit_record
+from tests.factories import UserFactory
 from tests.layers.helpers import person
 
 ID_CARD = "610526199001011234"
+BIRTH = dt.date(1990, 1, 1)
+
+
+def staff_client(*, clearance: bool, areas, role=Role.ADMINISTRATOR) -> Client:
+    """A signed-in staff account (not a superuser) that may view and change people and read the audit log."""
+    user = UserFactory(role=role, areas=areas, is_staff=True, sensitive_clearance=clearance)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="layers", codename__in=["view_person", "change_person", "view_auditentry"]
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def test_person_pages_show_masked_values_and_never_the_stored_columns(admin_client, territory):
@@ -14,7 +35,7 @@ def test_person_pages_show_masked_values_and_never_the_stored_columns(admin_clie
     stored = Person.objects.get(pk=zhang.pk)
     for url in (reverse("admin:layers_person_changelist"), reverse("admin:layers_person_change", args=[zhang.pk])):
         html = admin_client.get(url).content.decode()
-        assert "610526********1234" in html and "138****5678" in html
+        assert "**************1234" in html and "*******5678" in html
         assert ID_CARD not in html and "13812345678" not in html
         assert stored.id_card_encrypted not in html and stored.id_card_hash not in html
     # an exact ID-card number finds the person through its keyed hash
@@ -50,3 +71,65 @@ def test_register_pages_render(admin_client, territory):
         assert admin_client.get(reverse(f"admin:layers_{model}_changelist")).status_code == 200
     for model in ("household", "place", "thing", "organization", "person"):
         assert admin_client.get(reverse(f"admin:layers_{model}_add")).status_code == 200
+
+
+@pytest.fixture
+def zhang(territory):
+    return person("张三", "A-S", ["registered"], id_card=ID_CARD, phone="13812345678", gender="male", birth_date=BIRTH)
+
+
+def test_staff_without_clearance_see_no_birth_date_and_no_unmasked_value(territory, zhang):
+    client = staff_client(clearance=False, areas=[territory.county])
+    changelist = client.get(reverse("admin:layers_person_changelist"))
+    change = client.get(reverse("admin:layers_person_change", args=[zhang.pk]))
+    assert changelist.status_code == change.status_code == 200
+    for response in (changelist, change):
+        html = response.content.decode()
+        assert "张三" in html and "1990-1999" in html and "**************1234" in html
+        for leaked in (ID_CARD, "13812345678", "1990-01-01", "19900101", "1990年1月1日", ID_CARD[:6]):
+            assert leaked not in html
+    # neither shown nor editable in the change form
+    assert "birth_date" not in change.context["adminform"].form.fields
+
+
+def test_staff_without_clearance_cannot_test_guesses_through_search_or_filters(territory, zhang):
+    client = staff_client(clearance=False, areas=[territory.county])
+    url = reverse("admin:layers_person_changelist")
+    # an exact ID-card number or phone would confirm a guess of the masked digits
+    for term in (ID_CARD, "13812345678"):
+        assert "张三" not in client.get(url, {"q": term}).content.decode()
+    # so would a lookup on the birth date or the hashes in the query string
+    for params in ({"birth_date": BIRTH.isoformat()}, {"birth_date__year": "1990"}, {"id_card_hash": "x"}):
+        response = client.get(url, params)
+        assert response.status_code in (302, 400) and "张三" not in response.content.decode()
+    # with clearance the same searches and lookups find the person, and the birth date is shown
+    cleared = staff_client(clearance=True, areas=[territory.county])
+    assert "张三" in cleared.get(url, {"q": ID_CARD}).content.decode()
+    found = cleared.get(url, {"birth_date__year": "1990"})
+    assert found.status_code == 200 and "张三" in found.content.decode()
+    change = cleared.get(reverse("admin:layers_person_change", args=[zhang.pk]))
+    assert "birth_date" in change.context["adminform"].form.fields
+
+
+def test_the_audit_log_in_the_admin_is_scoped_like_the_api(territory):
+    audit_record(actor=None, action=AuditEntry.Action.EXPORT, target="in-street-a", area=territory.community_a)
+    audit_record(actor=None, action=AuditEntry.Action.EXPORT, target="in-street-b", area=territory.street_b)
+    auditor_a = staff_client(clearance=False, areas=[territory.street_a], role=Role.AUDITOR)
+    html = auditor_a.get(reverse("admin:layers_auditentry_changelist")).content.decode()
+    assert "in-street-a" in html and "in-street-b" not in html
+
+
+def test_staff_see_their_own_jobs_only_and_never_a_link_to_the_file(territory):
+    own = UserFactory(role=Role.ADMINISTRATOR, areas=[territory.county], is_staff=True)
+    own.user_permissions.add(*Permission.objects.filter(codename__in=["view_exportjob", "view_importjob"]))
+    other = UserFactory(role=Role.ADMINISTRATOR, areas=[territory.county], sensitive_clearance=True)
+    mine = ExportJob.objects.create(created_by=own, layer="places", format="csv", file="exports/2026/12/mine.csv")
+    theirs = ExportJob.objects.create(created_by=other, layer="people", format="csv", file="exports/2026/12/full.csv")
+    client = Client()
+    client.force_login(own)
+    listing = client.get(reverse("admin:layers_exportjob_changelist")).content.decode()
+    assert reverse("admin:layers_exportjob_change", args=[mine.pk]) in listing
+    assert reverse("admin:layers_exportjob_change", args=[theirs.pk]) not in listing
+    assert client.get(reverse("admin:layers_exportjob_change", args=[theirs.pk])).status_code == 302  # not found
+    change = client.get(reverse("admin:layers_exportjob_change", args=[mine.pk]))
+    assert change.status_code == 200 and "mine.csv" not in change.content.decode()

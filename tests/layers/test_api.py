@@ -14,13 +14,22 @@ from tests.layers.helpers import incident, person
 
 ID_CARD = "610526199001011234"
 PHONE = "13812345678"
+BIRTH = dt.date(1990, 1, 1)
 
 
 @pytest.fixture
 def register(territory):
     """People in both communities (one in a sensitive category), places, a station and incidents."""
     rows = {
-        "zhang": person("张三", "A-S", ["registered", "party_member"], id_card=ID_CARD, phone=PHONE),
+        "zhang": person(
+            "张三",
+            "A-S",
+            ["registered", "party_member"],
+            id_card=ID_CARD,
+            phone=PHONE,
+            gender="male",
+            birth_date=BIRTH,
+        ),
         "li": person("李四", "A-N", ["floating", "gig_worker"], platform="美团", work_kind="food_delivery"),
         "released": person("王五", "A-S", ["registered", "released"], d=0.001),
         "zhao": person("赵六", "B-S", ["registered", "veteran"], id_card="610527198502029876"),
@@ -119,10 +128,18 @@ def test_people_geojson_masks_personal_fields(api_as, people, register):
     (zhang,) = [f for f in body["features"] if f["id"] == register["zhang"].pk]
     assert zhang["geometry"] == {"type": "Point", "coordinates": [109.92, 35.17]}
     props = zhang["properties"]
-    assert props["id_card"] == "610526********1234" and props["phone"] == "138****5678"
+    # the last four digits only, behind a fixed run of stars: no region, no birth date, no length
+    assert props["id_card"] == "*" * 14 + ID_CARD[-4:] and props["phone"] == "*" * 7 + PHONE[-4:]
+    # the birth date as its decade: beside the last four digits, a full date would give the number back
+    assert props["birth_date"] == "1990-1999"
     assert props["grid"] == "G-A-S" and props["member_code"] == f"DY{register['zhang'].pk:010d}"
     text = response.content.decode()
     assert ID_CARD not in text and PHONE not in text
+    for leaked in (BIRTH.isoformat(), BIRTH.strftime("%Y%m%d"), ID_CARD[:6], ID_CARD[6:14]):
+        assert leaked not in text
+    legend = {layer["name"]: layer for layer in api_as(people["dispatcher_a"]).get("/api/v1/layers/").json()}
+    personal = {a["name"] for a in legend["people"]["attributes"] if a["personal"]}
+    assert personal == {"id_card", "phone", "birth_date"}
     # clearance does not unmask the map: only the audited endpoint does
     cleared = UserFactory(role=Role.DISPATCHER, areas=[people["dispatcher_a"].areas.get()], sensitive_clearance=True)
     assert ID_CARD not in api_as(cleared).get("/api/v1/layers/people/").content.decode()
@@ -264,32 +281,49 @@ def cleared_dispatcher_a(people):
     )
 
 
-def test_an_unmasked_read_returns_the_values_and_is_audited(api_as, cleared_dispatcher_a, register):
+def test_an_unmasked_read_returns_the_values_and_is_audited(api_as, cleared_dispatcher_a, register, territory):
     url = f"/api/v1/layers/people/{register['zhang'].pk}/sensitive/"
-    response = api_as(cleared_dispatcher_a).get(url, {"reason": "核实身份"})
+    response = api_as(cleared_dispatcher_a).post(url, {"reason": "核实身份"}, format="json")
     assert response.status_code == 200
-    assert response.json() == {"id": register["zhang"].pk, "id_card": ID_CARD, "phone": PHONE}
+    assert response.json() == {
+        "id": register["zhang"].pk,
+        "id_card": ID_CARD,
+        "phone": PHONE,
+        "birth_date": BIRTH.isoformat(),
+    }
     assert "no-store" in response["Cache-Control"]
     entry = AuditEntry.objects.get()
-    assert (entry.actor, entry.action, entry.target, entry.reason) == (
+    assert (entry.actor, entry.action, entry.target, entry.reason, entry.area) == (
         cleared_dispatcher_a,
         "unmasked_read",
         f"layers.person:{register['zhang'].pk}",
         "核实身份",
+        territory.community_a,
     )
+
+
+def test_an_unmasked_read_takes_its_reason_in_a_post_body_never_a_query_string(api_as, cleared_dispatcher_a, register):
+    url = f"/api/v1/layers/people/{register['zhang'].pk}/sensitive/"
+    client = api_as(cleared_dispatcher_a)
+    got = client.get(url, {"reason": "核实身份"})
+    assert got.status_code == 405 and ID_CARD not in got.content.decode()
+    # a reason in the URL of a POST is not taken either
+    response = client.post(f"{url}?reason=核实身份", {}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()
+    assert not AuditEntry.objects.exists()
 
 
 def test_unmasked_reads_need_clearance_a_reason_and_scope(api, api_as, people, cleared_dispatcher_a, register):
     url = f"/api/v1/layers/people/{register['zhang'].pk}/sensitive/"
-    assert api.get(url, {"reason": "x"}).status_code == 401
-    assert api_as(people["dispatcher_a"]).get(url, {"reason": "x"}).status_code == 403
+    assert api.post(url, {"reason": "x"}, format="json").status_code == 401
+    assert api_as(people["dispatcher_a"]).post(url, {"reason": "x"}, format="json").status_code == 403
     client = api_as(cleared_dispatcher_a)
-    for params in ({}, {"reason": ""}, {"reason": "   "}):
-        response = client.get(url, params)
+    for body in ({}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 301}):
+        response = client.post(url, body, format="json")
         assert response.status_code == 400 and "reason" in response.json()
-    outside = client.get(f"/api/v1/layers/people/{register['zhao'].pk}/sensitive/", {"reason": "核实"})
+    outside = client.post(f"/api/v1/layers/people/{register['zhao'].pk}/sensitive/", {"reason": "核实"}, format="json")
     assert outside.status_code == 404
-    assert client.get("/api/v1/layers/people/999999/sensitive/", {"reason": "核实"}).status_code == 404
+    assert client.post("/api/v1/layers/people/999999/sensitive/", {"reason": "核实"}, format="json").status_code == 404
     assert not AuditEntry.objects.exists()
 
 
@@ -297,7 +331,9 @@ def test_unmasked_reads_need_clearance_a_reason_and_scope(api, api_as, people, c
 
 
 def test_only_auditors_and_superusers_read_the_audit_log(api, api_as, people, cleared_dispatcher_a, register):
-    api_as(cleared_dispatcher_a).get(f"/api/v1/layers/people/{register['zhang'].pk}/sensitive/", {"reason": "核实"})
+    api_as(cleared_dispatcher_a).post(
+        f"/api/v1/layers/people/{register['zhang'].pk}/sensitive/", {"reason": "核实"}, format="json"
+    )
     assert api.get("/api/v1/audit/").status_code == 401
     for role in ("worker", "dispatcher_a", "admin", "resident"):
         assert api_as(people[role]).get("/api/v1/audit/").status_code == 403
@@ -327,6 +363,61 @@ def test_the_audit_log_filters_by_actor_action_and_time(api_as, people):
     today = timezone.localdate()
     assert len(targets(**{"from": today.isoformat(), "to": today.isoformat()})) == 2
     assert targets(to=(today - dt.timedelta(days=1)).isoformat()) == []
+
+
+def test_an_auditor_reads_only_the_entries_of_their_own_area(api_as, people, territory, register):
+    # given unmasked reads of a person of street A and of one of street B, by cleared dispatchers of each
+    reader_a = UserFactory(role=Role.DISPATCHER, areas=[territory.street_a], sensitive_clearance=True)
+    reader_b = UserFactory(role=Role.DISPATCHER, areas=[territory.street_b], sensitive_clearance=True)
+    for reader, row in ((reader_a, "zhang"), (reader_b, "zhao")):
+        url = f"/api/v1/layers/people/{register[row].pk}/sensitive/"
+        assert api_as(reader).post(url, {"reason": "核实"}, format="json").status_code == 200
+    # and an export by each (placed at its actor's area), and one by a superuser of everything (no area)
+    audit_record(actor=reader_a, action=AuditEntry.Action.EXPORT, target="people")
+    audit_record(actor=reader_b, action=AuditEntry.Action.EXPORT, target="people")
+    audit_record(actor=UserFactory(is_superuser=True), action=AuditEntry.Action.EXPORT, target="places")
+
+    def seen(user) -> list[tuple[str, str]]:
+        body = api_as(user).get("/api/v1/audit/").json()
+        assert body["count"] == len(body["results"])
+        return sorted((e["target"], e["actor"]) for e in body["results"])
+
+    auditor_a = UserFactory(role=Role.AUDITOR, areas=[territory.street_a])
+    auditor_b = UserFactory(role=Role.AUDITOR, areas=[territory.street_b])
+    assert seen(auditor_a) == sorted(
+        [(f"layers.person:{register['zhang'].pk}", reader_a.username), ("people", reader_a.username)]
+    )
+    assert seen(auditor_b) == sorted(
+        [(f"layers.person:{register['zhao'].pk}", reader_b.username), ("people", reader_b.username)]
+    )
+    # the county's auditor reads both streets; only a superuser reads the entry about no one area
+    assert len(seen(people["auditor"])) == 4
+    assert len(seen(UserFactory(is_superuser=True, is_staff=True))) == 5
+    # an auditor of community A reads the read of a person of A, not street A's export (about a wider area)
+    community_auditor = UserFactory(role=Role.AUDITOR, areas=[territory.community_a])
+    assert seen(community_auditor) == [(f"layers.person:{register['zhang'].pk}", reader_a.username)]
+
+
+def test_an_export_filtered_to_an_area_is_placed_in_that_area(api_as, people, territory):
+    audit_record(
+        actor=people["admin"],
+        action=AuditEntry.Action.EXPORT,
+        target="people",
+        details={"filters": {"area": territory.grids["B-S"].code}},
+    )
+    assert AuditEntry.objects.get().area == territory.community_b
+    auditor_b = UserFactory(role=Role.AUDITOR, areas=[territory.street_b])
+    auditor_a = UserFactory(role=Role.AUDITOR, areas=[territory.street_a])
+    assert api_as(auditor_b).get("/api/v1/audit/").json()["count"] == 1
+    assert api_as(auditor_a).get("/api/v1/audit/").json()["count"] == 0
+    # a filter wider than the actor's scope leaves the entry at the actor's own area, where its rows came from
+    wide = audit_record(
+        actor=people["dispatcher_a"],
+        action=AuditEntry.Action.EXPORT,
+        target="people",
+        details={"filters": {"area": territory.county.code}},
+    )
+    assert wide.area == territory.community_a
 
 
 @pytest.mark.parametrize(

@@ -246,7 +246,8 @@ def _csv_rows(job: ExportJob) -> list[dict]:
 def test_personal_values_are_masked_and_released_people_absent_without_clearance(register, people):
     rows = {row["name"]: row for row in _csv_rows(run(people["dispatcher_a"], "people", "csv"))}
     assert set(rows) == {"张三", "李四"}  # 王五 (released) is not exported to this role
-    assert rows["张三"]["id_card"] == "610526********1234" and rows["张三"]["phone"] == "138****5678"
+    assert rows["张三"]["id_card"] == "**************1234" and rows["张三"]["phone"] == "*******5678"
+    assert rows["张三"]["birth_date"] == "1990-1999"  # the decade: with the last four digits, no way back
     assert rows["张三"]["categories"] == "registered,party_member"
     entry = AuditEntry.objects.get(action="export")
     assert "unmasked" not in entry.details
@@ -261,15 +262,18 @@ def test_a_cleared_account_exports_full_values_and_the_audit_log_says_so(registe
     rows = {row["name"]: row for row in _csv_rows(job)}
     assert set(rows) == {"张三", "李四", "王五"}
     assert rows["张三"]["id_card"] == ID_CARD and rows["张三"]["phone"] == "13812345678"
+    assert rows["张三"]["birth_date"] == "1990-01-01"
     assert rows["王五"]["id_card"] == "610526197003034567"
     entry = AuditEntry.objects.get(action="export")
     assert (entry.actor, entry.target) == (cleared, "people")
-    assert entry.details == {
+    # `scope` fingerprints what the file was written for, judged again at each download
+    assert {name: value for name, value in entry.details.items() if name != "scope"} == {
         "job": job.pk,
         "format": "csv",
         "filters": {},
         "count": 3,
-        "unmasked": ["id_card", "phone"],
+        "unmasked": ["birth_date", "id_card", "phone"],
+        "clearance": True,
     }
 
 
@@ -361,8 +365,11 @@ def test_nobody_else_reads_a_job_or_its_file(register, people, api_as, api, eage
         assert client.get(f"/api/v1/exports/{job_id}/").status_code == 404
         assert client.get(f"/api/v1/exports/{job_id}/download/").status_code == 404
     assert api.get(f"/api/v1/exports/{job_id}/download/").status_code == 401
+    # a superuser could export the same rows, but not take this account's file
     boss = UserFactory(username="root", is_superuser=True)
-    assert api_as(boss).get(f"/api/v1/exports/{job_id}/download/").status_code == 200
+    assert api_as(boss).get(f"/api/v1/exports/{job_id}/").status_code == 404
+    assert api_as(boss).get(f"/api/v1/exports/{job_id}/download/").status_code == 404
+    assert api_as(people["dispatcher_a"]).get(f"/api/v1/exports/{job_id}/download/").status_code == 200
 
 
 def test_progress_is_visible_and_a_pending_job_has_no_download(register, people, api_as):

@@ -169,9 +169,9 @@ def test_a_shapefile_holds_what_gdals_geopackage_holds(register, people, tmp_pat
         assert all(same(a, b) for a, b in zip(values, expected, strict=True)), name
     by_name = {values: i for i, values in enumerate(ours["name"])}
     zhang = by_name["张三"]
-    assert ours["id_card"][zhang] == ("610526199001011234" if cleared else "610526********1234")
+    assert ours["id_card"][zhang] == ("610526199001011234" if cleared else "**************1234")
     assert ours["categories"][zhang] == "registered,party_member" and ours["mobile_mem"][zhang] in (True, 1)
-    assert ours["birth_date"][zhang] == np.datetime64("1990-01-01")
+    assert ours["birth_date"][zhang] == ("1990-01-01" if cleared else "1990-1999")
     assert geometry[by_name["王五"]] is None
     assert "Feature Count: 3" in ogrinfo("-al", "-so", str(path))
 

@@ -176,8 +176,16 @@ def test_gig_worker_profile_by_platform_work_kind_age_band_and_party(api_as, peo
     response = api_as(people["admin"]).get("/api/v1/layers/gig_workers/profile/")
     assert response.status_code == 200
     body = response.json()
+    # without clearance: by decade of birth, the partition the people layer shows, which no birthday moves
+    decades = Counter(f"{y // 10 * 10}-{y // 10 * 10 + 9}" for y in (p.birth_date.year for p in made if p.birth_date))
+    assert body["by_age_band"] == {**decades, "unknown": sum(p.birth_date is None for p in made)}
+    assert list(body["by_age_band"])[:-1] == sorted(decades)
+    # with clearance: age bands on today's date (the sensitive rider, 30, counted too)
+    cleared = UserFactory(role=Role.ADMINISTRATOR, areas=[territory.county], sensitive_clearance=True)
+    aged = api_as(cleared).get("/api/v1/layers/gig_workers/profile/").json()
     expected_bands = Counter(band(age_on(today, p.birth_date) if p.birth_date else None) for p in made)
-    assert body["by_age_band"] == {
+    expected_bands["25-34"] += 1
+    assert aged["by_age_band"] == {
         label: expected_bands.get(label, 0) for label in ("<25", "25-34", "35-44", "45-54", "55+", "unknown")
     }
     assert body["by_platform"] == Counter(p.platform or "unknown" for p in made)
@@ -205,6 +213,6 @@ def test_gig_worker_profile_takes_a_fixed_number_of_queries(api_as, people, terr
     for i in range(6):
         person(f"骑手{i}", "A-S", ["gig_worker"], platform=f"平台{i % 3}", work_kind="courier", d=i * 1e-4)
     client = api_as(people["dispatcher_a"])
-    # token + user, the caller's areas, one aggregate, platforms, work kinds
-    with django_assert_num_queries(5):
+    # token + user, the caller's areas, one aggregate, birth decades (no clearance), platforms, work kinds
+    with django_assert_num_queries(6):
         assert client.get("/api/v1/layers/gig_workers/profile/").json()["total"] == 6

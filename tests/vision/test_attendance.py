@@ -73,7 +73,7 @@ def room(territory, people, media):
             name="甲社区值班室",
             location=Point(109.93, 35.17, srid=4326),
             source_kind=Camera.SourceKind.FILE,
-            source="/nonexistent",
+            source="nonexistent",
             analyses=[Camera.Analysis.ATTENDANCE],
         )
     )
@@ -327,7 +327,7 @@ def test_meeting_checks_members_in_once_and_keeps_a_few_frames(enrolled, api_as,
             name="甲社区会议室",
             location=Point(109.92, 35.18, srid=4326),
             source_kind=Camera.SourceKind.FILE,
-            source="/nonexistent",
+            source="nonexistent",
             analyses=[Camera.Analysis.MEETING],
         )
     )

@@ -30,6 +30,11 @@ def detector():
     return detectors.load_detector(detectors.default_weights())
 
 
+@pytest.fixture(autouse=True)
+def replay_in_tmp_path(settings, tmp_path):
+    settings.VISION_REPLAY_DIR = str(tmp_path)
+
+
 def camera_on(folder: Path, **fields) -> Camera:
     return camera_save(
         camera=Camera(

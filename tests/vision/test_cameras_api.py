@@ -15,6 +15,12 @@ from vision.services import FrameAnalysis, camera_save, observation_record
 T0 = dt.datetime(2025, 6, 2, 1, 0, tzinfo=dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def cameras_network(settings):
+    # these cameras stand in the county's private camera network
+    settings.VISION_SOURCE_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+
+
 @pytest.fixture
 def cameras(territory) -> dict[str, Camera]:
     def make(code: str, lon: float, lat: float, **fields) -> Camera:

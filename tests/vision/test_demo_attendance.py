@@ -22,9 +22,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def _moment_showing(camera: Camera, photo: str, after: dt.datetime) -> dt.datetime:
     """The first moment after `after` at which the camera's replay folder shows `photo` (one image per interval)."""
-    from django.conf import settings
+    from vision.sources import source_path
 
-    images = sorted(p.name for p in (settings.MEDIA_ROOT / camera.source).iterdir())
+    images = sorted(p.name for p in source_path(camera.source).iterdir())
     wanted = next(i for i, name in enumerate(images) if name.endswith(photo))
     slot = math.floor(after.timestamp() / camera.interval_seconds)
     while slot % len(images) != wanted:

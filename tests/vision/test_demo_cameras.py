@@ -10,6 +10,7 @@ from django.core.management import call_command
 from fixtures.demo.cameras import CAMERAS
 from grid.models import Incident, IncidentPhoto, User
 from vision.models import Camera, Frame, Rule
+from vision.sources import source_path
 from vision.tasks import camera_analyse_task
 
 pytest.importorskip("cv2")
@@ -36,7 +37,9 @@ def test_the_demo_cameras_are_on_the_map_and_replay_shipped_photos(demo, api_as,
     assert {"meeting"} <= set(Camera.objects.get(code="DEMO-CAM-MEETING").analyses)
     # the replay folders hold the photos, as real image files
     for camera in Camera.objects.all():
-        folder = Path(settings.MEDIA_ROOT) / camera.source
+        folder = source_path(camera.source)
+        # in the replay folder under MEDIA_ROOT, the one file sources may read by default
+        assert folder.is_relative_to(Path(settings.MEDIA_ROOT).resolve() / "vision" / "replay")
         images = sorted(folder.iterdir())
         assert images and all(
             p.read_bytes()[:4] in (b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb", b"\x89PNG") for p in images

@@ -28,7 +28,7 @@ def camera(territory) -> Camera:
             name="驿站候车区",
             location=Point(109.93, 35.17, srid=4326),
             source_kind=Camera.SourceKind.FILE,
-            source="/nonexistent",
+            source="nonexistent",
             analyses=["counts"],
             interval_seconds=60,
         )
@@ -123,7 +123,7 @@ def test_a_missed_observation_does_not_restart_the_episode_but_a_long_hole_does(
             name="二号",
             location=Point(109.97, 35.22, srid=4326),
             source_kind="file",
-            source="/nonexistent",
+            source="nonexistent",
             interval_seconds=60,
         )
     )
@@ -203,7 +203,7 @@ def test_a_camera_outside_every_grid_reports_nothing_and_does_not_fail(territory
             name="远处",
             location=Point(100.0, 30.0, srid=4326),
             source_kind="file",
-            source="/nonexistent",
+            source="nonexistent",
         )
     )
     assert far.grid is None

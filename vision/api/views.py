@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_gis.pagination import GeoJsonPagination
 
+from grid.api.schema import FeaturePagination
 from vision.api.serializers import (
     OBSERVATIONS_MAX_PAGE_SIZE,
     OBSERVATIONS_PAGE_SIZE,
@@ -23,7 +23,7 @@ from vision.models import Rule
 from vision.selectors import camera_observations, cameras_for
 
 
-class CameraPagination(GeoJsonPagination):
+class CameraPagination(FeaturePagination):
     page_size = 500
     page_size_query_param = "page_size"
     max_page_size = 5000
@@ -39,14 +39,16 @@ class CameraListApi(APIView):
     """The cameras in the caller's grids as a GeoJSON FeatureCollection, with their latest counts and health;
     `in_bbox=min_lon,min_lat,max_lon,max_lat` keeps those within a box. Signed-in accounts only."""
 
-    @extend_schema(parameters=[CameraListQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    pagination_class = CameraPagination  # paged by hand in get(); named so that the schema documents the page
+
+    @extend_schema(parameters=[CameraListQuerySerializer], responses={200: CameraFeatureSerializer(many=True)})
     def get(self, request):
         data = CameraListQuerySerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         cameras = cameras_for(request.user).select_related("grid").order_by("code", "pk")
         if "in_bbox" in data.validated_data:
             cameras = cameras.filter(location__intersects=data.validated_data["in_bbox"])
-        paginator = CameraPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(cameras, request, view=self)
         return paginator.get_paginated_response(CameraFeatureSerializer(page, many=True).data)
 
@@ -54,7 +56,7 @@ class CameraListApi(APIView):
 class CameraDetailApi(APIView):
     """One camera in the caller's grids, as a GeoJSON Feature with its line, zone, schedule and rules."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: CameraDetailSerializer})
     def get(self, request, pk: int):
         rules = Prefetch("rules", queryset=Rule.objects.select_related("category").order_by("pk"))
         camera = get_object_or_404(cameras_for(request.user).select_related("grid").prefetch_related(rules), pk=pk)

@@ -7,10 +7,24 @@ deactivate or delete one (withdrawn consent), and never shows or edits a templat
 from django.contrib import admin
 
 from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
+from vision.attendance.selectors import people_visible
+
+
+class PeopleVisibleMixin:
+    """Staff see the rows of the people the people layer shows them: in their scope, and people of sensitive
+    categories only with clearance (the register's admin reads the same way)."""
+
+    person_path = "person"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.person_path}__in": people_visible(request.user).values("pk")})
 
 
 @admin.register(FaceEnrolment)
-class FaceEnrolmentAdmin(admin.ModelAdmin):
+class FaceEnrolmentAdmin(PeopleVisibleMixin, admin.ModelAdmin):
     list_display = ["person", "method", "photos", "consent_at", "consent_recorded_by", "active", "created"]
     list_filter = ["method", "active"]
     search_fields = ["person__name"]
@@ -23,7 +37,7 @@ class FaceEnrolmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(DutySchedule)
-class DutyScheduleAdmin(admin.ModelAdmin):
+class DutyScheduleAdmin(PeopleVisibleMixin, admin.ModelAdmin):
     list_display = ["person", "camera", "village", "start", "end", "no_show_after_minutes", "responsible", "active"]
     list_filter = ["active", "camera"]
     search_fields = ["person__name", "camera__code", "camera__name"]
@@ -33,7 +47,8 @@ class DutyScheduleAdmin(admin.ModelAdmin):
 
 
 @admin.register(DutyAttendance)
-class DutyAttendanceAdmin(admin.ModelAdmin):
+class DutyAttendanceAdmin(PeopleVisibleMixin, admin.ModelAdmin):
+    person_path = "schedule__person"
     list_display = ["schedule", "date", "status", "arrived_at", "left_at", "no_show_notified_at"]
     list_filter = ["status", "date"]
     date_hierarchy = "date"
@@ -42,7 +57,7 @@ class DutyAttendanceAdmin(admin.ModelAdmin):
     list_select_related = ["schedule__person", "schedule__camera"]
 
 
-class MeetingCheckinInline(admin.TabularInline):
+class MeetingCheckinInline(PeopleVisibleMixin, admin.TabularInline):
     model = MeetingCheckin
     extra = 0
     readonly_fields = ["person", "at"]

@@ -15,12 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from grid.access import grids_for
 from grid.models import AdminArea, Role, User
-from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting
+from layers.models import Person
+from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
 
 PERIODS = ("week", "month", "quarter")
 # Who may enrol faces (and delete enrolments): the people who answer for an area, in their scope.
@@ -37,26 +38,48 @@ def _in_scope(user: User | AnonymousUser, grid_field: str) -> Q:
     return Q(**{f"{grid_field}__in": grids_for(user).values("pk")})
 
 
-def people_enrollable(user: User | AnonymousUser):
-    """The people `user` may enrol: those of the register in grids of the user's scope (sensitive categories
-    only with clearance, as the people layer shows them)."""
+def people_visible(user: User | AnonymousUser) -> QuerySet[Person]:
+    """The people of the register `user` may see, by the people layer's rules: those in grids of the user's scope,
+    and people of sensitive categories only with clearance. Attendance shows no one else."""
     from layers.registry import LAYERS
 
-    if not may_enrol(user):
-        return LAYERS["people"].model.objects.none()
     return LAYERS["people"].queryset(user)
 
 
+def people_enrollable(user: User | AnonymousUser) -> QuerySet[Person]:
+    """The people `user` may enrol: those `user` may see, for dispatchers and administrators."""
+    if not may_enrol(user):
+        return Person.objects.none()
+    return people_visible(user)
+
+
 def enrolments_for(user: User | AnonymousUser) -> QuerySet[FaceEnrolment]:
-    return FaceEnrolment.objects.filter(_in_scope(user, "person__grid")).select_related("person")
+    return FaceEnrolment.objects.filter(person__in=people_visible(user).values("pk")).select_related("person")
 
 
 def schedules_for(user: User | AnonymousUser) -> QuerySet[DutySchedule]:
-    return DutySchedule.objects.filter(_in_scope(user, "person__grid"))
+    # a hidden person's duties count nowhere, not even in a village's totals (which would give them away)
+    return DutySchedule.objects.filter(person__in=people_visible(user).values("pk"))
 
 
 def meetings_for(user: User | AnonymousUser) -> QuerySet[Meeting]:
-    return Meeting.objects.filter(_in_scope(user, "camera__grid")).select_related("camera")
+    """Meetings at cameras in the user's scope, with their members and check-ins limited to the people the user
+    may see (`members_visible`, `checkins_visible`, prefetched)."""
+    visible = people_visible(user)
+    return (
+        Meeting.objects.filter(_in_scope(user, "camera__grid"))
+        .select_related("camera")
+        .prefetch_related(
+            Prefetch("members", queryset=visible.order_by("pk"), to_attr="members_visible"),
+            Prefetch(
+                "checkins",
+                queryset=MeetingCheckin.objects.filter(person__in=visible.values("pk"))
+                .select_related("person")
+                .order_by("at", "pk"),
+                to_attr="checkins_visible",
+            ),
+        )
+    )
 
 
 def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:

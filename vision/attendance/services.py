@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENROL_MAX_PHOTOS = 10
+# Enrolment photos, as incident photos: a header may promise any size, and a face needs far less than 25 MP.
+ENROL_MAX_PIXELS = 25_000_000
+ENROL_MAX_TOTAL_BYTES = 40 * 1024 * 1024
+# Photos are scaled down to this longer side as soon as they are decoded; faces are found and encoded at this size.
+ENROL_MAX_SIDE = 1600
 DUTY_WINDOW_BEFORE = dt.timedelta(minutes=60)
 DUTY_WINDOW_AFTER = dt.timedelta(minutes=60)
 LATE_AFTER_MINUTES = 5
@@ -130,21 +135,40 @@ def _display_name(upload) -> str:
 
 
 def photos_read(files: list) -> list[np.ndarray]:
-    """The uploads as BGR arrays, upright by their EXIF orientation; ValidationError naming every bad one.
+    """The uploads as BGR arrays, upright by their EXIF orientation and at most ENROL_MAX_SIDE pixels on their
+    longer side; ValidationError naming every bad one.
 
-    Only JPEG and PNG, at most grid's photo size, no decompression bombs (the same limits as incident photos).
+    Only JPEG and PNG, at most grid's photo size each and ENROL_MAX_TOTAL_BYTES together, at most
+    ENROL_MAX_PIXELS pixels as declared by the header (checked before any decoding). A JPEG is decoded at a reduced
+    scale (draft mode) and every photo is scaled down as soon as it is decoded: ten photos never sit in memory at
+    full size.
     """
     import numpy as np
     from PIL import Image, ImageOps
 
     from grid.photos import PHOTO_MAX_BYTES
 
-    images, problems = [], []
+    declared = sum(max(0, int(getattr(upload, "size", 0) or 0)) for upload in files)
+    if declared > ENROL_MAX_TOTAL_BYTES:
+        raise ValidationError(
+            {
+                "photos": [
+                    _("The photos are larger than %(max)d MB together.")
+                    % {"max": ENROL_MAX_TOTAL_BYTES // (1024 * 1024)}
+                ]
+            }
+        )
+    images, problems, total = [], [], 0
     for position, upload in enumerate(files, start=1):
         label = {"position": position, "name": _display_name(upload)}
         damaged = _("Photo %(position)d (%(name)s) could not be read: it is damaged or incomplete.") % label
+        too_many_pixels = _("Photo %(position)d (%(name)s) has too many pixels (at most %(max)d).") % {
+            **label,
+            "max": ENROL_MAX_PIXELS,
+        }
         upload.seek(0)
-        raw = upload.read(PHOTO_MAX_BYTES + 1)
+        raw = upload.read(PHOTO_MAX_BYTES + 1)  # the declared size may lie
+        total += len(raw)
         if not raw:
             problems.append(_("Photo %(position)d (%(name)s) is empty.") % label)
             continue
@@ -154,23 +178,33 @@ def photos_read(files: list) -> list[np.ndarray]:
                 % {**label, "max": PHOTO_MAX_BYTES // (1024 * 1024)}
             )
             continue
+        if total > ENROL_MAX_TOTAL_BYTES:
+            problems.append(
+                _("The photos are larger than %(max)d MB together.") % {"max": ENROL_MAX_TOTAL_BYTES // (1024 * 1024)}
+            )
+            break
         try:
             image = Image.open(BytesIO(raw), formats=["JPEG", "PNG"])
+        except Image.DecompressionBombError:
+            problems.append(too_many_pixels)
+            continue
         except Image.UnidentifiedImageError:
             problems.append(_("Photo %(position)d (%(name)s) is not a JPEG or PNG image.") % label)
             continue
         except Exception:  # noqa: BLE001 - a malformed header raises whatever its parser meets first
             problems.append(damaged)
             continue
-        if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
-            problems.append(
-                _("Photo %(position)d (%(name)s) has too many pixels (at most %(max)d).")
-                % {**label, "max": Image.MAX_IMAGE_PIXELS}
-            )
+        if image.width * image.height > ENROL_MAX_PIXELS:
+            problems.append(too_many_pixels)
             continue
         try:
+            if image.format == "JPEG":
+                # decode at 1/2, 1/4 or 1/8 of the size where that still covers ENROL_MAX_SIDE
+                image.draft("RGB", (ENROL_MAX_SIDE, ENROL_MAX_SIDE))
             image.load()
-            rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail((ENROL_MAX_SIDE, ENROL_MAX_SIDE), Image.Resampling.LANCZOS)
+            rgb = np.asarray(upright.convert("RGB"))
         except Exception:  # noqa: BLE001 - truncated or corrupt data: OSError, SyntaxError, ValueError…
             problems.append(damaged)
             continue

@@ -169,6 +169,12 @@ class Camera(TimeStampedModel):
             ]
         if kind == self.SourceKind.FILE and "://" in source:
             errors["source"] = [_("A file source is a path on the worker, not a URL.")]
+        if kind in self.SourceKind.values and source and "source" not in errors:
+            from vision.sources import source_problem
+
+            problem = source_problem(kind=kind, source=source)
+            if problem:
+                errors["source"] = [problem]
         if errors:
             raise ValidationError(errors)
 

@@ -37,7 +37,12 @@ class Command(BaseCommand):
             action="store_true",
             help="write the valid rows and skip the others (default: all or nothing)",
         )
-        parser.add_argument("--user", default="", help="import as this account (its scope applies)")
+        parser.add_argument(
+            "--user",
+            default="",
+            help="import as this account: its scope and clearance apply (without it, the operator's import is "
+            "limited to no area)",
+        )
         parser.add_argument(
             "--language",
             choices=[code for code, _name in settings.LANGUAGES],

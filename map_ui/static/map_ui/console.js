@@ -32,6 +32,7 @@
   const RELOAD_DELAY_MS = 200;
   const NOTE_REQUIRED = new Set(['reject', 'reopen', 'decline']);
   const SAFE = /[^a-z0-9_-]/gi;
+  const {escapeHtml, textNode} = window.Gridline;
 
   // ---- helpers ---------------------------------------------------------------------------------------------------
 
@@ -597,7 +598,7 @@
         const worst = children.some((m) => m.options.warning === 'red') ? 'red'
           : children.some((m) => m.options.warning === 'yellow') ? 'yellow' : 'green';
         const n = cluster.getChildCount();
-        return L.divIcon({html: '<span>' + n + '</span>', className: 'gl-cluster gl-warning-' + worst,
+        return L.divIcon({html: '<span>' + escapeHtml(n) + '</span>', className: 'gl-cluster gl-warning-' + worst,
           iconSize: L.point(34, 34)});
       },
     }),
@@ -1348,7 +1349,8 @@
         const [lon, lat] = c.position.coordinates;
         bounds.push([lat, lon]);
         const marker = L.marker([lat, lon], {icon: candidateIcon, pane: 'candidates', title: name, alt: name});
-        marker.bindTooltip(name + ' · ' + line, {permanent: rank < 3, direction: 'top', offset: [0, -8]});
+        marker.bindTooltip(textNode('span', name + ' · ' + line),
+          {permanent: rank < 3, direction: 'top', offset: [0, -8]});
         marker.bindPopup(() => el('div', {class: 'gl-popup'}, el('h3', {}, name), el('p', {}, line),
           el('button', {type: 'button', onclick: () => assign(c.username)}, strings.assign)));
         marker.on('add', () => {

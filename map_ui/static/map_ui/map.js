@@ -13,6 +13,7 @@
     strings[el.dataset.key] = el.textContent.trim();
   });
   const statusEl = document.getElementById('map-status');
+  const {escapeHtml} = window.Gridline;
 
   const PAGE_SIZE = 1000;
   const MAX_FEATURES = 5000; // per layer and view: past it the page asks to zoom in
@@ -23,12 +24,6 @@
 
   function fmt(template, value) {
     return template.replace('%s', value);
-  }
-
-  function escapeHtml(text) {
-    const span = document.createElement('span');
-    span.textContent = text;
-    return span.innerHTML;
   }
 
   function withParams(path, params) {
@@ -273,7 +268,7 @@
       continue; // anonymous users have no incidents layer; the header offers the login link
     }
     control.addOverlay(def.group,
-      '<span class="swatch swatch-' + name + '" aria-hidden="true"></span>' + escapeHtml(strings[name]));
+      '<span class="swatch swatch-' + escapeHtml(name) + '" aria-hidden="true"></span>' + escapeHtml(strings[name]));
     if (def.on) {
       def.group.addTo(map);
     }

@@ -114,15 +114,17 @@ class MeetingSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "camera", "camera_code", "starts_at", "ends_at", "members", "checked_in"]
         read_only_fields = fields
 
+    # Members and check-ins as attendance.selectors.meetings_for prefetched them: only the people the caller may
+    # see (no one of a sensitive category without clearance), and counted the same way.
     def get_members(self, meeting: Meeting) -> int:
-        return len(meeting.members.all())
+        return len(meeting.members_visible)
 
     def get_checked_in(self, meeting: Meeting) -> int:
-        return len(meeting.checkins.all())
+        return len(meeting.checkins_visible)
 
 
 class MeetingDetailSerializer(MeetingSerializer):
-    checkins = CheckinSerializer(many=True, read_only=True)
+    checkins = CheckinSerializer(source="checkins_visible", many=True, read_only=True)
     frames = serializers.SerializerMethodField()
 
     class Meta(MeetingSerializer.Meta):

@@ -48,10 +48,11 @@ class EnrolmentsApi(APIView):
     1–10 JPEG/PNG photos with recorded consent; dispatchers and administrators, for people in their scope."""
 
     parser_classes = [MultiPartParser, FormParser]
+    pagination_class = Pagination  # paged by hand in get(); named so that the schema documents the page
 
     @extend_schema(responses={200: EnrolmentSerializer(many=True)})
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(enrolments_for(scope_loaded(request.user)), request, view=self)
         return paginator.get_paginated_response(EnrolmentSerializer(page, many=True).data)
 
@@ -131,10 +132,12 @@ class SummaryApi(APIView):
 class MeetingsApi(APIView):
     """Meetings at cameras in your scope, newest first, with how many members are expected and checked in."""
 
+    pagination_class = Pagination  # paged by hand in get(); named so that the schema documents the page
+
     @extend_schema(responses={200: MeetingSerializer(many=True)})
     def get(self, request):
-        paginator = Pagination()
-        qs = meetings_for(scope_loaded(request.user)).prefetch_related("members", "checkins")
+        paginator = self.pagination_class()
+        qs = meetings_for(scope_loaded(request.user))
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(MeetingSerializer(page, many=True).data)
 
@@ -144,12 +147,7 @@ class MeetingDetailApi(APIView):
 
     @extend_schema(responses={200: MeetingDetailSerializer})
     def get(self, request, pk: int):
-        meeting = (
-            meetings_for(scope_loaded(request.user))
-            .prefetch_related("members", "checkins__person", "frames")
-            .filter(pk=pk)
-            .first()
-        )
+        meeting = meetings_for(scope_loaded(request.user)).prefetch_related("frames").filter(pk=pk).first()
         if meeting is None:
             raise NotFound(_("No such meeting in your scope."))
         return Response(MeetingDetailSerializer(meeting, context={"request": request}).data)

@@ -1,0 +1,136 @@
+"""The OpenAPI schema is the API's contract: every operation documents the error answers it can give.
+
+drf-spectacular documents only what a view declares, so an API that answers 400, 403 or 429 by design (bad input,
+a foreign object, a throttle) would seem to break its own schema. `AutoSchema` adds the error answers that our
+handlers give (grid.api.errors), all with one error body, to every operation; a view that declares an error code
+itself keeps its own description.
+"""
+
+from django.core.exceptions import FieldDoesNotExist
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
+from rest_framework_gis.pagination import GeoJsonPagination
+
+ERROR_BODY = {
+    "type": "object",
+    "description": (
+        "An error. `detail` explains a refusal of the whole request; a refused input names its fields instead, "
+        "each with a list of messages (`non_field_errors` for the input as a whole)."
+    ),
+    "properties": {
+        "detail": {"type": "string"},
+        "non_field_errors": {"type": "array", "items": {"type": "string"}},
+        "request_id": {"type": "string", "nullable": True, "description": "quote it when reporting a server error"},
+    },
+    "additionalProperties": {
+        "description": "a field's messages: a list of strings, or of such objects for nested fields and list items",
+    },
+}
+
+# The error body, for a view that documents an error code of its own (e.g. 410): @extend_schema(responses={410:
+# OpenApiResponse(ERROR_RESPONSE, description=…)}). Every operation registers the component.
+ERROR_RESPONSE = {"$ref": "#/components/schemas/Error"}
+
+ERROR_DESCRIPTIONS = {
+    "400": "Bad input: a field-level message for each refused field.",
+    "401": "Not signed in, or the token is invalid or expired.",
+    "403": "Signed in, but this account may not do this.",
+    "404": "No such object, or none that this account may open (the two are not told apart).",
+    "409": "The object's state does not allow this now (the message names what is allowed).",
+    "413": "The request or one of its files is too large.",
+    "415": "The body's media type is not one that this operation reads.",
+    "429": "Too many requests: retry after the number of seconds in `Retry-After`.",
+}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _source_is_nullable(field: serializers.Field) -> bool:
+    """Whether a read-only field's dotted source crosses a nullable model field: DRF then sends null (it stops at
+    the first None of a nested lookup), although the field itself never says so."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or field.source in (None, "*"):
+        return False
+    for name in field.source.split("."):
+        try:
+            model_field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        if getattr(model_field, "null", False):
+            return True
+        model = model_field.related_model
+        if model is None:
+            return False
+    return False
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if direction == "response" and isinstance(field, serializers.Field) and field.read_only:
+            if _source_is_nullable(field):
+                meta["nullable"] = True
+        return meta
+
+    def _error_codes(self) -> list[str]:
+        """The error answers this operation can give: any request can be malformed (400), carry a bad token (401),
+        be refused (403) or throttled (429); a path that names an object, or a list (its page, its area filter),
+        can find nothing (404); writes can conflict with the state (409), be too large (413) or come in a media
+        type the operation does not read (415)."""
+        codes = ["400", "401", "403"]
+        has_path_parameter = "{" in self.path
+        if has_path_parameter or self.method == "GET":
+            codes.append("404")
+        if self.method in WRITE_METHODS:
+            codes += ["409", "413", "415"]
+        codes.append("429")
+        return codes
+
+    def _error_body_ref(self) -> dict:
+        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_BODY)
+        self.registry.register_on_missing(component)
+        return component.ref
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            if code in responses:
+                continue
+            response = {
+                "description": ERROR_DESCRIPTIONS[code],
+                "content": {"application/json": {"schema": self._error_body_ref()}},
+            }
+            if code == "429":
+                response["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before retrying"}
+                }
+            responses[code] = response
+        return responses
+
+
+class FeaturePagination(GeoJsonPagination):
+    """GeoJSON pages (a FeatureCollection with `count`, `next`, `previous`), documented as they are sent.
+
+    rest_framework_gis documents the page with the list's FeatureCollection in place of its features and still
+    requires DRF's `results`, so every paged layer would break its own schema.
+    """
+
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 5000
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        ref = schema.get("$ref", "")
+        # drf-spectacular names a GeoJSON list `<Feature>List` and its features `<Feature>`.
+        feature = {"$ref": ref.removesuffix("List")} if ref.endswith("List") else {"type": "object"}
+        return {
+            "type": "object",
+            "required": ["type", "count", "features"],
+            "properties": {
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "count": {"type": "integer", "example": 123},
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "features": {"type": "array", "items": feature},
+            },
+        }
