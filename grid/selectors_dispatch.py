@@ -13,6 +13,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from grid.access import grid_scope_q
+from grid.masks import mask_phone
 from grid.models import Grid, Incident, Role, User, WorkerStatus
 
 # A worker's load: the cases on their hands (dispatched to them, or being worked on).
@@ -21,12 +22,6 @@ LOAD_STATUSES = (Incident.Status.DISPATCHED, Incident.Status.IN_PROGRESS)
 
 def _point_json(point: Point) -> dict:
     return {"type": "Point", "coordinates": [round(point.x, 7), round(point.y, 7)]}
-
-
-def phone_masked(phone: str) -> str:
-    """The last four digits only (*******1234): enough to tell two workers apart, not to call a stranger."""
-    digits = "".join(c for c in phone if c.isdigit())
-    return "*" * (len(digits) - 4) + digits[-4:] if len(digits) > 4 else "*" * len(digits)
 
 
 def _position_rounded(point: Point) -> dict:
@@ -123,7 +118,7 @@ def worker_candidates(
             "id": row["pk"],
             "username": row["username"],
             "full_name": f"{row['first_name']} {row['last_name']}".strip(),
-            "phone": phone_masked(row["phone"]),
+            "phone": mask_phone(row["phone"]),
             "role": row["role"],
             "volunteer": row["volunteer"],
             "position": _position_rounded(row["worker_status__location"]),

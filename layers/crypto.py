@@ -16,6 +16,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+# Phones are masked by grid's one policy (grid shows volunteers' phones too); re-exported for the register.
+from grid.masks import mask_phone  # noqa: F401
+
 
 def _derived_key(label: str) -> bytes:
     # Demo default only: a key derived from SECRET_KEY. Production sets FIELD_ENCRYPTION_KEYS.
@@ -74,7 +77,6 @@ def search_hash(value: str) -> str:
 # check digit; they leave the region and the birth date to guess, and the birth date is never shown beside them
 # (see mask_birth_date).
 ID_CARD_MASK = "*" * 14
-PHONE_MASK = "*" * 7
 
 
 def mask_id_card(value: str) -> str:
@@ -83,14 +85,6 @@ def mask_id_card(value: str) -> str:
     if not value:
         return ""
     return ID_CARD_MASK + (value[-4:] if len(value) == 18 else "****")
-
-
-def mask_phone(value: str) -> str:
-    """*******5678: the last four digits (of a number of at least seven)."""
-    value = normalise(value)
-    if not value:
-        return ""
-    return PHONE_MASK + (value[-4:] if len(value) >= 7 else "****")
 
 
 def mask_birth_date(value: dt.date | None) -> str:

@@ -279,7 +279,7 @@ def audit_entries(
     user: User | AnonymousUser,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    actor: User | None = None,
+    actor: str | None = None,
     action: str | None = None,
 ) -> QuerySet[AuditEntry]:
     """The audit log as `user` may read it, newest first; `until` is exclusive.
@@ -302,7 +302,7 @@ def audit_entries(
     if until is not None:
         qs = qs.filter(at__lt=until)
     if actor is not None:
-        qs = qs.filter(actor=actor)
+        qs = qs.filter(actor__username=actor)
     if action:
         qs = qs.filter(action=action)
     return qs.order_by("-at", "-id")

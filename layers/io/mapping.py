@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+# reports are shown to the importer and stored with the job: values masked as everywhere else
+from layers.crypto import mask_id_card, mask_phone
 from layers.models import Gender, Organization, PersonCategory, Place, Thing, WorkKind
 
 
@@ -382,25 +384,20 @@ def _id_card(value: object) -> str:
         )
     text = "".join(_text(value).split()).upper()
     if not _ID_RE.match(text):
-        raise ValueError(_("%(value)s is not an 18-character ID-card number") % {"value": _masked(text)})
+        raise ValueError(_("%(value)s is not an 18-character ID-card number") % {"value": mask_id_card(text)})
     try:
         dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError as exc:
-        raise ValueError(_("%(value)s holds no valid birth date") % {"value": _masked(text)}) from exc
+        raise ValueError(_("%(value)s holds no valid birth date") % {"value": mask_id_card(text)}) from exc
     if id_card_check(text) != text[17]:
-        raise ValueError(_("%(value)s: wrong check digit (GB 11643)") % {"value": _masked(text)})
+        raise ValueError(_("%(value)s: wrong check digit (GB 11643)") % {"value": mask_id_card(text)})
     return text
-
-
-def _masked(text: str) -> str:
-    # reports are shown to the importer and stored with the job: never the full number
-    return text[:6] + "*" * max(0, len(text) - 10) + text[-4:] if len(text) > 10 else "*" * len(text)
 
 
 def _phone(value: object) -> str:
     text = re.sub(r"[\s\-()]", "", _text(value))
     if text and not _PHONE_RE.match(text):
-        raise ValueError(_("%(value)s is not a mobile or landline number") % {"value": _masked(text)})
+        raise ValueError(_("%(value)s is not a mobile or landline number") % {"value": mask_phone(text)})
     return text
 
 
