@@ -39,6 +39,7 @@ ERROR_DESCRIPTIONS = {
     "404": "No such object, or none that this account may open (the two are not told apart).",
     "409": "The object's state does not allow this now (the message names what is allowed).",
     "413": "The request or one of its files is too large.",
+    "414": "The URL is too long: answered by the HTTP server in front of Gridline (gunicorn, nginx), as a page.",
     "415": "The body's media type is not one that this operation reads.",
     "429": "Too many requests: retry after the number of seconds in `Retry-After`.",
 }
@@ -74,10 +75,10 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _error_codes(self) -> list[str]:
         """The error answers this operation can give: any request can be malformed (400), carry a bad token (401),
-        be refused (403) or throttled (429); a path that names an object, or a list (its page, its area filter),
-        can find nothing (404); writes can conflict with the state (409), be too large (413) or come in a media
-        type the operation does not read (415)."""
-        codes = ["400", "401", "403"]
+        be refused (403), have too long a URL for the HTTP server in front (414) or be throttled (429); a path that
+        names an object, or a list (its page, its area filter), can find nothing (404); writes can conflict with the
+        state (409), be too large (413) or come in a media type the operation does not read (415)."""
+        codes = ["400", "401", "403", "414"]
         has_path_parameter = "{" in self.path
         if has_path_parameter or self.method == "GET":
             codes.append("404")
@@ -96,10 +97,12 @@ class AutoSchema(SpectacularAutoSchema):
         for code in self._error_codes():
             if code in responses:
                 continue
-            response = {
-                "description": ERROR_DESCRIPTIONS[code],
-                "content": {"application/json": {"schema": self._error_body_ref()}},
-            }
+            body = (
+                {"text/html": {"schema": {"type": "string"}}}
+                if code == "414"
+                else {"application/json": {"schema": self._error_body_ref()}}
+            )
+            response = {"description": ERROR_DESCRIPTIONS[code], "content": body}
             if code == "429":
                 response["headers"] = {
                     "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before retrying"}
