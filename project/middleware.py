@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import HttpResponseBadRequest, JsonResponse
 
-from grid.api.errors import is_api_path
+from grid.api.errors import BAD_CONTENT_LENGTH, BODY_TOO_LARGE, is_api_path
 from grid.api.parsers import ENCODING_MESSAGE, urlencoded_problem
 from project.logs import request_id
 
@@ -71,9 +71,7 @@ class RequestSizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
+            return JsonResponse({"detail": str(BAD_CONTENT_LENGTH)}, status=400)
         if limit is not None and length > limit and not request.content_type.startswith("multipart/"):
-            return JsonResponse(
-                {"detail": f"The request body is too large ({length} bytes; the limit is {limit})."}, status=413
-            )
+            return JsonResponse({"detail": BODY_TOO_LARGE % {"length": length, "limit": limit}}, status=413)
         return self.get_response(request)

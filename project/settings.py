@@ -155,6 +155,8 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # API tokens expire this long after they are issued (one working shift; a lost phone's token dies by the next
 # day); DELETE auth/token/ and a password change revoke them sooner.
 TOKEN_TTL_HOURS = env.int("TOKEN_TTL_HOURS", default=12)
+# A browser's session (the console, the phone page) lasts as long as a token: a shift, not Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=TOKEN_TTL_HOURS * 3600)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

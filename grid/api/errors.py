@@ -23,6 +23,11 @@ API_PATH_PREFIXES = ("/api/", "/open311/", "/tiles/")
 logger = logging.getLogger(__name__)
 
 
+# Answered by project.middleware before a view runs; kept here, with the API's other messages, for the catalogue.
+BAD_CONTENT_LENGTH = _("Invalid Content-Length header.")
+BODY_TOO_LARGE = _("The request body is too large (%(length)d bytes; the limit is %(limit)d).")
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("Conflict.")
