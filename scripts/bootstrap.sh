@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts postgresql-contrib
               gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server python3-venv curl
-              chromium chromium-driver fonts-wqy-microhei)
+              chromium chromium-driver fonts-wqy-microhei gettext)
 # Optional extras asked for by the caller (e.g. BOOTSTRAP_EXTRA="wrk" for benchmarks).
 read -r -a EXTRA <<<"${BOOTSTRAP_EXTRA:-}"
 
