@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "nearest_stations.lua"
 ENDPOINT = "/api/v1/stations/nearest/"
 
-# Goals from the issue: the API keeps at least this share of raw PostGIS throughput, under this p99.
+# Goals: the API keeps at least this share of raw PostGIS throughput, under this p99.
 GOAL_RATIO = 0.35
 GOAL_P99_MS = 20.0
 

@@ -42,7 +42,6 @@ def organizations_nearest(*, layer: Layer, point: Point, limit: int = 5, kinds: 
     """The `limit` organizations of `layer` nearest to a WGS 84 point, by geodesic distance in metres
     (`distance_m`; 0 inside a polygon), nearest first, with their GeoJSON (`geojson_text`).
 
-    Lives beside its one endpoint rather than in layers/selectors.py, which another change owns.
     The distance is on the spheroid: the geometry column is cast to geography, so the ranking cannot walk the
     planar GIST index. Organizations number in the hundreds per county (the demo: ~150), so ranking every
     candidate costs less than the index walk with a geodesic bound that the stations' search needs.

@@ -1,6 +1,6 @@
 """Thin views over the layer registry: the legend, GeoJSON per layer, figures, unmasked reads, the audit log.
 
-No view knows a particular layer (except the two named by the issue: people's unmasked read and the gig-worker
+No view knows a particular layer (except two that only one layer has: people's unmasked read and the gig-worker
 profile); every row comes from `Layer.queryset(user)` through layers.selectors.
 """
 

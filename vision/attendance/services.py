@@ -1,7 +1,7 @@
 """Writes of face attendance: enrolments (consented, encrypted), what a duty-room or meeting camera recognised, and
 the no-show sweep.
 
-Rules decided here (the issue leaves them open):
+Rules of attendance:
 - A duty day is recorded by the duty room's camera from DUTY_WINDOW_BEFORE before the duty's start to
   DUTY_WINDOW_AFTER after its end; arrival is the first time the cadre is seen that day, leaving the last.
   Duties run within one day (start < end); an overnight duty is two schedules.
