@@ -20,8 +20,8 @@ from rest_framework_gis.filters import InBBoxFilter
 
 from grid.access import incidents_for
 from grid.api.errors import Conflict
+from grid.api.pagination import FeaturePagination
 from grid.api.params import LocatedInputSerializer, MomentFilter, PointQuerySerializer, TextSlugRelatedField
-from grid.api.schema import FeaturePagination
 from grid.api.serializers import (
     AreaFeatureSerializer,
     AreaRefSerializer,
@@ -42,12 +42,6 @@ from grid.selectors import (
 )
 from grid.services import ClientUUIDConflict, incident_report
 from grid.services.deadlines import live_warning
-
-
-class Pagination(FeaturePagination):
-    page_size = 500
-    page_size_query_param = "page_size"
-    max_page_size = 5000
 
 
 class StationNearestApi(APIView):
@@ -189,7 +183,7 @@ class AreaListApi(generics.ListAPIView):
     filterset_class = AreaFilter
     bbox_filter_field = "boundary"
     bbox_filter_include_overlapping = True
-    pagination_class = Pagination
+    pagination_class = FeaturePagination
 
 
 class GridListApi(generics.ListAPIView):
@@ -202,7 +196,7 @@ class GridListApi(generics.ListAPIView):
     filterset_fields = {"community__code": ["exact"]}
     bbox_filter_field = "boundary"
     bbox_filter_include_overlapping = True
-    pagination_class = Pagination
+    pagination_class = FeaturePagination
 
 
 class IncidentFilter(filters.FilterSet):
@@ -281,7 +275,7 @@ class IncidentsApi(generics.ListAPIView):
     filter_backends = [filters.DjangoFilterBackend, InBBoxFilter]
     filterset_class = IncidentFilter
     bbox_filter_field = "location"
-    pagination_class = Pagination
+    pagination_class = FeaturePagination
     InputSerializer = ReportInputSerializer
 
     def get_queryset(self):

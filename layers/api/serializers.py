@@ -5,6 +5,7 @@ import json
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from grid.api.pagination import FeaturePagination
 from layers.filters import BBoxField, LayerQuerySerializer, PeriodSerializer
 from layers.models import AuditEntry
 from layers.registry import GROUPS, Layer
@@ -13,7 +14,7 @@ from layers.selectors import (
     filter_choices,
 )
 
-MAX_PAGE_SIZE = 5000
+MAX_PAGE_SIZE = FeaturePagination.max_page_size
 
 
 class LayerFeaturesQuerySerializer(LayerQuerySerializer):

@@ -14,10 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grid.access import may_see_sensitive, scope_loaded
-from grid.api.schema import FeaturePagination as GeoFeaturePagination
+from grid.api.pagination import FeaturePagination
 from layers.api.serializers import (
     GEOJSON_ANNOTATION,
-    MAX_PAGE_SIZE,
     AuditEntrySerializer,
     AuditQuerySerializer,
     BBoxQuerySerializer,
@@ -42,12 +41,6 @@ from layers.selectors import (
     may_read_audit_log,
 )
 from layers.services import person_sensitive_read
-
-
-class FeaturePagination(GeoFeaturePagination):
-    page_size = 500
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
 
 
 class AuditPagination(pagination.PageNumberPagination):

@@ -9,7 +9,7 @@ from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from grid.api.schema import FeaturePagination
+from grid.api.pagination import FeaturePagination
 from vision.api.serializers import (
     OBSERVATIONS_MAX_PAGE_SIZE,
     OBSERVATIONS_PAGE_SIZE,
@@ -23,12 +23,6 @@ from vision.models import Rule
 from vision.selectors import camera_observations, cameras_for
 
 
-class CameraPagination(FeaturePagination):
-    page_size = 500
-    page_size_query_param = "page_size"
-    max_page_size = 5000
-
-
 class ObservationPagination(pagination.PageNumberPagination):
     page_size = OBSERVATIONS_PAGE_SIZE
     page_size_query_param = "page_size"
@@ -39,7 +33,7 @@ class CameraListApi(APIView):
     """The cameras in the caller's grids as a GeoJSON FeatureCollection, with their latest counts and health;
     `in_bbox=min_lon,min_lat,max_lon,max_lat` keeps those within a box. Signed-in accounts only."""
 
-    pagination_class = CameraPagination  # paged by hand in get(); named so that the schema documents the page
+    pagination_class = FeaturePagination  # paged by hand in get(); named so that the schema documents the page
 
     @extend_schema(parameters=[CameraListQuerySerializer], responses={200: CameraFeatureSerializer(many=True)})
     def get(self, request):
