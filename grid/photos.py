@@ -166,7 +166,7 @@ def _image_open(raw: bytes, label: dict) -> Image.Image:
     # Image.open reads only the header: refuse a decompression bomb before decoding a pixel. Pillow's own
     # limit (~89 MP, and only a warning below twice that) lets one upload take gigabytes once decoded and
     # transposed; a phone's camera stays well under this one.
-    if probe.width * probe.height > _pixels_max():
+    if probe.width * probe.height > photo_pixels_max():
         raise _Refused(_too_many_pixels(label))
     try:
         probe.verify()
@@ -180,14 +180,15 @@ def _image_open(raw: bytes, label: dict) -> Image.Image:
     return image
 
 
-def _pixels_max() -> int:
+def photo_pixels_max() -> int:
+    """The most pixels a photo's header may declare: INCIDENT_PHOTO_MAX_PIXELS, never above Pillow's own limit."""
     return min(settings.INCIDENT_PHOTO_MAX_PIXELS, Image.MAX_IMAGE_PIXELS or settings.INCIDENT_PHOTO_MAX_PIXELS)
 
 
 def _too_many_pixels(label: dict) -> str:
     return _("Photo %(position)d (%(name)s) has too many pixels (at most %(max)d).") % {
         **label,
-        "max": _pixels_max(),
+        "max": photo_pixels_max(),
     }
 
 

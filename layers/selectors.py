@@ -312,8 +312,3 @@ def people_for(user: User | AnonymousUser) -> QuerySet[Person]:
     """The people of the register `user` may see: the people layer's scope and clearance rule (people of a
     sensitive category are invisible without clearance). For other apps that list people (attendance)."""
     return LAYERS["people"].queryset(user)
-
-
-def person_hidden_from(*, person: Person, user: User | AnonymousUser) -> bool:
-    """Whether `person` is one that `user` may not see (outside the scope, or sensitive without clearance)."""
-    return not people_for(user).filter(pk=person.pk).exists()

@@ -6,8 +6,8 @@ deactivate or delete one (withdrawn consent), and never shows or edits a templat
 
 from django.contrib import admin
 
+from layers.selectors import people_for
 from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
-from vision.attendance.selectors import people_visible
 
 
 class PeopleVisibleMixin:
@@ -20,7 +20,7 @@ class PeopleVisibleMixin:
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(**{f"{self.person_path}__in": people_visible(request.user).values("pk")})
+        return qs.filter(**{f"{self.person_path}__in": people_for(request.user).values("pk")})
 
 
 @admin.register(FaceEnrolment)

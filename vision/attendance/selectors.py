@@ -21,6 +21,7 @@ from django.utils import timezone
 from grid.access import grids_for
 from grid.models import AdminArea, Role, User
 from layers.models import Person
+from layers.selectors import people_for
 from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
 
 PERIODS = ("week", "month", "quarter")
@@ -38,34 +39,26 @@ def _in_scope(user: User | AnonymousUser, grid_field: str) -> Q:
     return Q(**{f"{grid_field}__in": grids_for(user).values("pk")})
 
 
-def people_visible(user: User | AnonymousUser) -> QuerySet[Person]:
-    """The people of the register `user` may see, by the people layer's rules: those in grids of the user's scope,
-    and people of sensitive categories only with clearance. Attendance shows no one else."""
-    from layers.registry import LAYERS
-
-    return LAYERS["people"].queryset(user)
-
-
 def people_enrollable(user: User | AnonymousUser) -> QuerySet[Person]:
     """The people `user` may enrol: those `user` may see, for dispatchers and administrators."""
     if not may_enrol(user):
         return Person.objects.none()
-    return people_visible(user)
+    return people_for(user)
 
 
 def enrolments_for(user: User | AnonymousUser) -> QuerySet[FaceEnrolment]:
-    return FaceEnrolment.objects.filter(person__in=people_visible(user).values("pk")).select_related("person")
+    return FaceEnrolment.objects.filter(person__in=people_for(user).values("pk")).select_related("person")
 
 
 def schedules_for(user: User | AnonymousUser) -> QuerySet[DutySchedule]:
     # a hidden person's duties count nowhere, not even in a village's totals (which would give them away)
-    return DutySchedule.objects.filter(person__in=people_visible(user).values("pk"))
+    return DutySchedule.objects.filter(person__in=people_for(user).values("pk"))
 
 
 def meetings_for(user: User | AnonymousUser) -> QuerySet[Meeting]:
     """Meetings at cameras in the user's scope, with their members and check-ins limited to the people the user
     may see (`members_visible`, `checkins_visible`, prefetched)."""
-    visible = people_visible(user)
+    visible = people_for(user)
     return (
         Meeting.objects.filter(_in_scope(user, "camera__grid"))
         .select_related("camera")

@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENROL_MAX_PHOTOS = 10
-# Enrolment photos, as incident photos: a header may promise any size, and a face needs far less than 25 MP.
-ENROL_MAX_PIXELS = 25_000_000
 ENROL_MAX_TOTAL_BYTES = 40 * 1024 * 1024
 # Photos are scaled down to this longer side as soon as they are decoded; faces are found and encoded at this size.
 ENROL_MAX_SIDE = 1600
@@ -138,33 +136,31 @@ def photos_read(files: list) -> list[np.ndarray]:
     """The uploads as BGR arrays, upright by their EXIF orientation and at most ENROL_MAX_SIDE pixels on their
     longer side; ValidationError naming every bad one.
 
-    Only JPEG and PNG, at most grid's photo size each and ENROL_MAX_TOTAL_BYTES together, at most
-    ENROL_MAX_PIXELS pixels as declared by the header (checked before any decoding). A JPEG is decoded at a reduced
+    Only JPEG and PNG, at most grid's photo size each and ENROL_MAX_TOTAL_BYTES together, at most grid's
+    photo_pixels_max() pixels as declared by the header (checked before any decoding). A JPEG is decoded at a reduced
     scale (draft mode) and every photo is scaled down as soon as it is decoded: ten photos never sit in memory at
     full size.
     """
     import numpy as np
     from PIL import Image, ImageOps
 
-    from grid.photos import PHOTO_MAX_BYTES
+    # enrolment photos are held to incident photos' limits: a face needs far less
+    from grid.photos import PHOTO_MAX_BYTES, photo_pixels_max
 
+    max_pixels = photo_pixels_max()
+    too_large_together = _("The photos are larger than %(max)d MB together.") % {
+        "max": ENROL_MAX_TOTAL_BYTES // (1024 * 1024)
+    }
     declared = sum(max(0, int(getattr(upload, "size", 0) or 0)) for upload in files)
     if declared > ENROL_MAX_TOTAL_BYTES:
-        raise ValidationError(
-            {
-                "photos": [
-                    _("The photos are larger than %(max)d MB together.")
-                    % {"max": ENROL_MAX_TOTAL_BYTES // (1024 * 1024)}
-                ]
-            }
-        )
+        raise ValidationError({"photos": [too_large_together]})
     images, problems, total = [], [], 0
     for position, upload in enumerate(files, start=1):
         label = {"position": position, "name": _display_name(upload)}
         damaged = _("Photo %(position)d (%(name)s) could not be read: it is damaged or incomplete.") % label
         too_many_pixels = _("Photo %(position)d (%(name)s) has too many pixels (at most %(max)d).") % {
             **label,
-            "max": ENROL_MAX_PIXELS,
+            "max": max_pixels,
         }
         upload.seek(0)
         raw = upload.read(PHOTO_MAX_BYTES + 1)  # the declared size may lie
@@ -179,9 +175,7 @@ def photos_read(files: list) -> list[np.ndarray]:
             )
             continue
         if total > ENROL_MAX_TOTAL_BYTES:
-            problems.append(
-                _("The photos are larger than %(max)d MB together.") % {"max": ENROL_MAX_TOTAL_BYTES // (1024 * 1024)}
-            )
+            problems.append(too_large_together)
             break
         try:
             image = Image.open(BytesIO(raw), formats=["JPEG", "PNG"])
@@ -194,7 +188,7 @@ def photos_read(files: list) -> list[np.ndarray]:
         except Exception:  # noqa: BLE001 - a malformed header raises whatever its parser meets first
             problems.append(damaged)
             continue
-        if image.width * image.height > ENROL_MAX_PIXELS:
+        if image.width * image.height > max_pixels:
             problems.append(too_many_pixels)
             continue
         try:
