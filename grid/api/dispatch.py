@@ -16,7 +16,7 @@ from rest_framework_gis.fields import GeometryField
 from grid.access import incidents_for
 from grid.api.params import FiniteFloatField, LocatedInputSerializer, PointQuerySerializer
 from grid.models import Role, User, WorkerStatus
-from grid.selectors_dispatch import incidents_claimable, worker_candidates
+from grid.selectors.dispatch import incidents_claimable, worker_candidates
 from grid.services.workforce import worker_status_update
 
 # A phone's clock may run a little fast; a fix further ahead than this is a wrong clock, not a fix.

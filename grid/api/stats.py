@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from grid.api.params import MomentField
 from grid.models import AdminArea
-from grid.selectors_stats import AreaOutOfScope, incident_stats
+from grid.selectors.stats import AreaOutOfScope, incident_stats
 
 DEFAULT_PERIOD = dt.timedelta(days=30)
 

@@ -27,7 +27,7 @@ from grid.api.serializers import (
 from grid.models import Incident, IncidentEvent, Notification
 from grid.photos import photos_decode, photos_of_request
 from grid.selectors import incidents_possible_duplicates
-from grid.selectors_dispatch import incidents_in_reach
+from grid.selectors.dispatch import incidents_in_reach
 from grid.services import (
     ClientUUIDConflict,
     TransitionDenied,

@@ -276,7 +276,7 @@ def _assignee_for(*, incident: Incident, actor: User, move: TransitionInput) -> 
 
     A name nobody has, an inactive account and one outside the actor's reach all get the same message: the
     answer must not tell whether an account exists elsewhere."""
-    from grid.selectors_dispatch import workers_assignable
+    from grid.selectors.dispatch import workers_assignable
 
     if move.assignee is None and not move.assignee_username:
         raise ValidationError({"assignee": _("Name the worker to dispatch to.")})
@@ -328,7 +328,7 @@ def incident_transition(*, incident_id: int, actor: User, move: TransitionInput,
         if not rule.capacities & capacities:
             raise TransitionDenied(move.action)
         if move.action == "claim":
-            from grid.selectors_dispatch import incidents_in_reach
+            from grid.selectors.dispatch import incidents_in_reach
 
             if not incidents_in_reach(user=actor).filter(pk=incident.pk).exists():
                 raise TransitionDenied(move.action)

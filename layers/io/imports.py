@@ -2,7 +2,7 @@
 
 `import_run(job=…)` reads the job's file (layers.io.readers), maps its columns (layers.io.mapping),
 validates each row (types, ID-card check digit, coordinates converted from the job's crs to WGS 84),
-places each row in a grid (by point, lowest grid code wins as in grid.selectors.grid_containing, done
+places each row in a grid (by point, by grid's placement rule, grid.selectors.territory, done
 for all rows in one query; else by household number or address) and checks the grid is in the
 importer's scope. A dry run stops there and returns the report. A real run with any error writes nothing;
 otherwise it upserts in one transaction: people matched by the search hash of their ID-card number,
@@ -594,7 +594,7 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
     layer = job.layer
     names = {t: c for c, t in mapping.columns.items()}
     with connection.cursor() as cursor:
-        # points: every record with one, in one statement; GIST index per point, lowest code wins on shared edges
+        # points: every record with one, in one statement, by the placement rule (grid.selectors.territory)
         # in spatial order, so that consecutive points mostly fall in the same grid: PostGIS then reuses
         # that grid's prepared (indexed) polygon instead of preparing it again (about 3x faster)
         located = sorted(
@@ -603,8 +603,7 @@ def _place(job: ImportJob, records: list[dict], mapping: Mapping, report: _Repor
         grid_of_point: dict[int, int] = {}
         if located:
             cursor.execute(
-                "SELECT p.i, (SELECT g.id FROM grid_grid g WHERE ST_Covers(g.boundary, "
-                "ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)) ORDER BY g.code LIMIT 1) "
+                "SELECT p.i, grid_containing(ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)) "
                 "FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS p(i, x, y)",
                 [list(range(len(located))), [r["lon"] for r in located], [r["lat"] for r in located]],
             )

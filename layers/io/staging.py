@@ -1,18 +1,17 @@
 """The fast path of imports for large files of places, things and households: columns, a staging table, SQL.
 
 `layers.io.imports` validates row by row into dicts; for a file of a million rows that Python work (a
-converter call per cell, a dict per row, a report check per row) costs more than PostgreSQL's whole
-write. Here the same converters run per column instead (a plain text column is stripped in one
-comprehension, a number column parsed by `map(float, …)`, a column of few distinct values converted once
-per value), the checks that rarely fail (ranges, required cells, duplicate codes) run over whole columns
-and fall back to the cell's own converter only where something is wrong, so every message is the
-converter's own. The rows' codes and points then go by COPY into temporary staging tables (no row
-formatted in Python: the codes as one joined CSV column, the points as fixed-width binary records built by
-numpy), where their grids are found by one spatial join against grid_grid (lowest grid code wins on shared
-edges, as in grid.selectors.grid_containing), fetched back as one bytea, and the codes already stored are
-found by one join. Codes and points are validated first and staged and located on a thread (`Locating`)
-while Python validates the other columns. Rows without a usable
-point are few and keep the row-by-row placement of `layers.io.imports` (grid code, else a household's
+converter call per cell, a dict per row, a report check per row) costs more than PostgreSQL's whole write.
+Here the same converters run per column instead (a plain text column is stripped in one comprehension, a
+number column parsed by `map(float, …)`, a column of few distinct values converted once per value), the checks
+that rarely fail (ranges, required cells, duplicate codes) run over whole columns and fall back to the cell's
+own converter only where something is wrong, so every message is the converter's own. The rows' codes and
+points then go by COPY into temporary staging tables (no row formatted in Python: the codes as one joined CSV
+column, the points as fixed-width binary records built by numpy), where their grids are found by one spatial
+join against the grids (the placement rule of grid.selectors.territory decides the points on shared edges),
+fetched back as one bytea, and the codes already stored are found by one join. Codes and points are validated
+first and staged and located on a thread (`Locating`) while Python validates the other columns. Rows without a
+usable point are few and keep the row-by-row placement of `layers.io.imports` (grid code, else a household's
 address). Stored rows are updated by the row-by-row path's UPDATE; new rows are COPY'd straight into the
 layer's table.
 
@@ -35,6 +34,7 @@ from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from grid.crs import CRS, to_wgs84
+from grid.models import Grid
 from layers.io.mapping import TARGETS, Mapping, Target, converter
 from layers.io.readers import Table
 
@@ -429,11 +429,11 @@ def _binary_points(i: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> bytes:
 
 
 def locate(cursor, columns: Columns) -> None:
-    """Each located row's grid into `columns.found` (-1 for none): one join against grid_grid, the lowest grid
-    code where several cover the point."""
+    """Each located row's grid into `columns.found` (-1 for none): one join against the grids, and the placement
+    rule (grid_containing, see grid.selectors.territory) for the points that several grids cover."""
     if columns.locate.count(True) >= INDEX_FROM:
         # many points: an index on them lets PostGIS walk each grid once, its polygon prepared once, rather
-        # than searching grid_grid's index once per point (~5x faster from a few ten thousand points)
+        # than searching the grids' index once per point (~5x faster from a few ten thousand points)
         # (building it also counts the table's rows for the planner: no ANALYZE needed)
         cursor.execute(f"CREATE INDEX ON {POINTS} USING gist (point)")
     else:
@@ -441,22 +441,20 @@ def locate(cursor, columns: Columns) -> None:
     # the pairs as one bytea (4 + 8 bytes a pair) that numpy reads as it is: no row, no int object per pair
     cursor.execute(
         f"SELECT string_agg(int4send(s.i) || int8send(g.id), ''::bytea) FROM {POINTS} s "
-        f"JOIN grid_grid g ON ST_Covers(g.boundary, s.point)"
+        f"JOIN {Grid._meta.db_table} g ON ST_Covers(g.boundary, s.point)"
     )
     (data,) = cursor.fetchone()
     pairs = np.frombuffer(data or b"", dtype=[("i", ">i4"), ("g", ">i8")])
     rows, grids = pairs["i"].astype(np.int64), pairs["g"].astype(np.int64)
-    if len(rows) and np.bincount(rows).max() > 1:  # points on shared edges: the lowest code (PostgreSQL's order) wins
-        cursor.execute("SELECT id FROM grid_grid WHERE id = ANY(%s) ORDER BY code", [np.unique(grids).tolist()])
-        ids = np.array([g for (g,) in cursor.fetchall()], dtype=np.int64)
-        by_id = np.argsort(ids)  # the rank (place in code order) of each id, ids sorted
-        order = np.lexsort((by_id[np.searchsorted(ids[by_id], grids)], rows))
-        rows, grids = rows[order], grids[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = rows[1:] != rows[:-1]
-        rows, grids = rows[first], grids[first]
     found = np.full(len(columns.rows), -1, dtype=np.int64)
     found[rows] = grids
+    shared = np.flatnonzero(np.bincount(rows) > 1) if len(rows) else rows
+    if len(shared):  # points on shared edges
+        cursor.execute(
+            f"SELECT i, grid_containing(point) FROM {POINTS} WHERE i = ANY(%s)", [shared.astype(np.int32).tolist()]
+        )
+        for i, grid_id in cursor.fetchall():
+            found[i] = grid_id
     columns.found = found
 
 
@@ -504,7 +502,7 @@ def outside(cursor, columns: Columns, scope: set[int]) -> list[tuple[int, str]]:
     rows = np.flatnonzero((found >= 0) & ~np.isin(found, np.array(sorted(scope), dtype=np.int64)))
     if not len(rows):
         return []
-    cursor.execute("SELECT id, code FROM grid_grid WHERE id = ANY(%s)", [np.unique(found[rows]).tolist()])
+    cursor.execute(f"SELECT id, code FROM {Grid._meta.db_table} WHERE id = ANY(%s)", [np.unique(found[rows]).tolist()])
     codes = dict(cursor.fetchall())
     return [(i, codes[g]) for i, g in zip(rows.tolist(), found[rows].tolist(), strict=True)]
 

@@ -9,7 +9,7 @@ from pyproj import Geod
 
 from grid.crs import from_wgs84, to_wgs84
 from grid.models import Incident, Role, WorkerStatus
-from grid.selectors_dispatch import worker_candidates
+from grid.selectors.dispatch import worker_candidates
 from grid.services.workforce import worker_status_update
 from tests.factories import IncidentFactory, UserFactory
 

@@ -1,6 +1,6 @@
 """The nearest-stations search walks the index by sphere distance and ranks by spheroid distance: these
 tests put the true nearest station beyond the stations the index hands over first, so that only the
-exact fallback of grid.selectors._NEAREST_SQL can find it."""
+exact fallback of grid.selectors.stations._nearest_sql can find it."""
 
 import pytest
 from django.contrib.gis.geos import Point

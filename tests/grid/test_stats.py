@@ -11,7 +11,7 @@ from django.contrib.gis.geos import Point
 from django.urls import reverse
 
 from grid.models import Category, Incident, Role
-from grid.selectors_stats import AreaOutOfScope, incident_stats
+from grid.selectors.stats import AreaOutOfScope, incident_stats
 from tests.factories import AreaFactory, IncidentFactory, UserFactory, box
 
 S = Incident.Status

@@ -1,56 +1,13 @@
-"""Reads of the territory, stations and incidents."""
+"""Reads of stations: the nearest ones to a point, exactly by distance on the spheroid."""
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.gis.db.models import PointField
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.models.functions import Cast
 
-from grid.access import incidents_for
-from grid.models import AdminArea, Category, Grid, Incident, User
 from grid.opening_hours import local_day_and_time
-
-
-def grid_containing(*, point: Point) -> Grid | None:
-    """The one grid whose boundary covers `point`.
-
-    A point on an edge shared by two grids is covered by both; the grid with the lowest code wins, so
-    every point of the territory belongs to exactly one grid.
-    """
-    return (
-        Grid.objects.filter(boundary__covers=point).select_related("community__parent__parent").order_by("code").first()
-    )
-
-
-@dataclass(frozen=True)
-class Placement:
-    grid: Grid | None
-    community: AdminArea | None
-    street: AdminArea | None
-    county: AdminArea | None
-
-
-def placement_of(*, point: Point) -> Placement:
-    """The grid, community, street/town and county that contain `point`."""
-    grid = grid_containing(point=point)
-    if grid is None:
-        return Placement(None, None, None, None)
-    community = grid.community
-    return Placement(
-        grid, community, community.ancestor(AdminArea.Level.STREET), community.ancestor(AdminArea.Level.COUNTY)
-    )
-
-
-def categories_active() -> list[Category]:
-    return list(Category.objects.filter(active=True).order_by("sort_order", "code"))
-
 
 # Nearest by true (WGS 84 spheroid) distance, exactly, nearly always in one short walk of the GIST index.
 # `<->` on geography orders by distance on the sphere of mean radius R = 6,371,008.77 m, which can rank
@@ -192,35 +149,3 @@ def stations_nearest(*, point: Point, limit: int = 5, **filters) -> list[dict]:
     """The same search as a list of GeoJSON features, for Python callers."""
     text = stations_nearest_geojson(lon=point.x, lat=point.y, limit=limit, **filters)
     return json.loads(text)["features"]
-
-
-def incidents_possible_duplicates(
-    *, incident: Incident, user: User | AnonymousUser, days: int = 30, limit: int = 10
-) -> list[dict]:
-    """Open incidents that `user` may open, of the same category within the category's duplicate radius (true
-    distance in metres), reported in the last `days` days, nearest first.
-
-    Scoped by incidents_for: a resident reporting where a neighbour reported must not learn that report's id
-    or note."""
-    since = incident.created - dt.timedelta(days=days)
-    # Incident.location is geometry; the cast makes ST_DWithin and ST_Distance measure metres on the spheroid.
-    rows = (
-        incidents_for(user)
-        .filter(category_id=incident.category_id, status__in=Incident.OPEN_STATUSES, created__gte=since)
-        .exclude(pk=incident.pk)
-        .annotate(geog=Cast("location", PointField(srid=4326, geography=True)))
-        .filter(geog__dwithin=(incident.location, D(m=incident.category.duplicate_radius_m)))
-        .annotate(distance=Distance("geog", incident.location))
-        .order_by("distance", "pk")
-        .values("pk", "status", "created", "note", "distance")[:limit]
-    )
-    return [
-        {
-            "id": row["pk"],
-            "status": row["status"],
-            "created": row["created"],
-            "note": row["note"],
-            "distance_m": round(row["distance"].m, 1),
-        }
-        for row in rows
-    ]
