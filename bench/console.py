@@ -30,12 +30,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import nearest_stations as ns  # noqa: E402 - shared helpers: ports, errors
+from benchdb import ensure_database  # noqa: E402
 
 BenchError = ns.BenchError
 free_port = ns.free_port
@@ -80,26 +80,6 @@ def say(message: str) -> None:
 
 
 # --- 1. data -----------------------------------------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    """Create the database (with PostGIS) if it does not exist: the role of the URL is a superuser here."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    conninfo = dict(
-        host=parts.hostname or "localhost",
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-    )
-    with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            say(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(dbname=name, autocommit=True, **conninfo) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
 
 
 def ensure_data(args: argparse.Namespace) -> int:
@@ -282,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     os.environ["DATABASE_URL"] = args.database_url
     try:
-        ensure_database(args.database_url)
+        ensure_database(args.database_url, say=say)
         incidents = ensure_data(args)
         port = free_port(args.port)
         with tempfile.TemporaryDirectory(prefix="gridline-bench-console-") as tmp:

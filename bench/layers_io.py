@@ -27,9 +27,12 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchdb import ensure_database, pg_parts  # noqa: E402 - the benchmarks' database helpers
+
 GOAL_EXPORT_RATIO = 1.3  # our export's time / ogr2ogr's
 GOAL_IMPORT_SHARE = 0.5  # our import's rows/s / COPY's
 SIDE = 20  # grids per side: 400 grids
@@ -68,29 +71,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--skip-export", action="store_true", help="measure the import only")
     return p.parse_args(argv)
-
-
-def pg_parts(url: str) -> dict[str, str]:
-    u = urlsplit(url)
-    return {
-        "host": u.hostname or "localhost",
-        "port": str(u.port or 5432),
-        "dbname": u.path.lstrip("/"),
-        "user": unquote(u.username or ""),
-        "password": unquote(u.password or ""),
-    }
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = pg_parts(url)
-    admin = {k: v for k, v in parts.items() if k != "dbname"}
-    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [parts["dbname"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{parts["dbname"]}"')
-    with psycopg.connect(autocommit=True, **parts) as conn:
-        conn.execute("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis")
 
 
 def django_setup(url: str, media: Path) -> None:

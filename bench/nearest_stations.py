@@ -2,8 +2,9 @@
 
     make bench                                  # or: .venv/bin/python bench/nearest_stations.py --help
 
-1. Makes sure the database (DATABASE_URL) is migrated and holds at least --min-stations stations
-   (otherwise runs `manage.py load_demo --scale N --replace`), then ANALYZEs grid_station.
+1. Makes sure the database (DATABASE_URL) exists (created with PostGIS when missing), is migrated and
+   holds at least --min-stations stations (otherwise runs `manage.py load_demo --scale N --replace`),
+   then ANALYZEs grid_station.
 2. Raw: pgbench runs the KNN query (a random point of the county's box per transaction) for --duration
    seconds with --pg-clients clients.
 3. API: gunicorn serves project.wsgi (DEBUG off) on a free port from 8201, and wrk drives
@@ -145,6 +146,10 @@ def say(message: str) -> None:
 
 
 def django_setup() -> None:
+    """Create the database of DATABASE_URL when it is missing, then set Django up on it."""
+    from benchdb import database_url, ensure_database
+
+    ensure_database(database_url(), say=say)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/tiles.py            # or: make bench;  --help for the options
 
-1. Makes sure the database (DATABASE_URL) is migrated and holds at least --min-stations stations (otherwise runs
-   `manage.py load_demo --scale N --replace`), then ANALYZEs grid_station.
+1. Makes sure the database (DATABASE_URL) exists (created with PostGIS when missing), is migrated and holds at
+   least --min-stations stations (otherwise runs `manage.py load_demo --scale N --replace`), then ANALYZEs
+   grid_station.
 2. For each zoom (--zooms, default 10 and 14) the tiles covering the demo county's bounding box are drawn at
    random, uniformly, by every load generator:
    a. raw: pgbench -M prepared runs the very statement the endpoint runs (layers.tiles.tile_sql, compiled from the
@@ -15,7 +16,7 @@
       .bench-venv-tipg && .bench-venv-tipg/bin/pip install tipg uvicorn`), 3 uvicorn workers on the same table,
       the same columns, the same buffer, and no feature limit.
    Each measurement runs --repeat times (default 2) and every figure is printed.
-3. Prints tiles/s and the ratios against issue #5's goals: ours >= 85% of raw and >= 1.4x tipg at both zooms.
+3. Prints tiles/s and the ratios against the goals: ours >= 85% of raw and >= 1.4x tipg at both zooms.
 
 A report, not a test: it exits 0 whether or not the goals are met, and non-zero only when something could not run.
 """
@@ -252,7 +253,7 @@ def start_tipg(args: argparse.Namespace, port: int, tmp: Path) -> subprocess.Pop
         TIPG_DB_MAX_CONN_SIZE="4",
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    log = open(tmp / "tipg.log", "w")  # noqa: SIM115 - closed with the process's temporary directory
+    log = open(tmp / "tipg.log", "w")  # closed with the process's temporary directory
     return subprocess.Popen(
         [str(uvicorn), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
         cwd=tmp,

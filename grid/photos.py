@@ -133,7 +133,7 @@ def _photo_decode(upload: UploadedFile, label: dict) -> DecodedPhoto:
         content = _encode(upright, fmt, icc_profile=icc_profile)
         thumb = _thumbnail_of(upright, fmt)
         thumbnail = _encode(thumb, fmt, icc_profile=icc_profile if thumb.mode == upright.mode else None)
-    except Exception as error:  # noqa: BLE001 - hostile input makes Pillow's codecs raise many kinds
+    except Exception as error:  # hostile input makes Pillow's codecs raise many kinds
         raise _Refused(
             _("Photo %(position)d (%(name)s) could not be read: it is damaged or incomplete.") % label
         ) from error
@@ -161,7 +161,7 @@ def _image_open(raw: bytes, label: dict) -> Image.Image:
         raise _Refused(_("Photo %(position)d (%(name)s) is not a JPEG, PNG or WebP image.") % label) from error
     except Image.DecompressionBombError as error:
         raise _Refused(_too_many_pixels(label)) from error
-    except Exception as error:  # noqa: BLE001 - a malformed header raises whatever its parser meets first
+    except Exception as error:  # a malformed header raises whatever its parser meets first
         raise _Refused(damaged) from error
     # Image.open reads only the header: refuse a decompression bomb before decoding a pixel. Pillow's own
     # limit (~89 MP, and only a warning below twice that) lets one upload take gigabytes once decoded and
@@ -175,7 +175,7 @@ def _image_open(raw: bytes, label: dict) -> Image.Image:
         image.load()
     except Image.DecompressionBombError as error:
         raise _Refused(_too_many_pixels(label)) from error
-    except Exception as error:  # noqa: BLE001 - truncated or corrupt data: OSError, SyntaxError, ValueError…
+    except Exception as error:  # truncated or corrupt data: OSError, SyntaxError, ValueError…
         raise _Refused(damaged) from error
     return image
 

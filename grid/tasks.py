@@ -1,27 +1,17 @@
 from celery import shared_task
-from django.db import OperationalError
 
 from grid.services import incident_route, incidents_route_unrouted, incidents_sweep, places_refresh
+from grid.tasking import db_task
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=300,
-)
-def places_refresh_task(self, *, grid_ids: list[int] | None = None) -> dict[str, int]:
+@db_task(soft_time_limit=300)
+def places_refresh_task(*, grid_ids: list[int] | None = None) -> dict[str, int]:
     """Re-place incidents and stations after grid boundaries changed. A redelivery changes nothing."""
     return places_refresh(grid_ids=grid_ids)
 
 
-@shared_task(
-    bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=5
-)
-def incident_route_task(self, *, incident_id: int) -> bool:
+@db_task(soft_time_limit=None)
+def incident_route_task(*, incident_id: int) -> bool:
     """Route a new report. A redelivery (or a report the sweep routed first) does nothing."""
     return incident_route(incident_id=incident_id)
 

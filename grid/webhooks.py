@@ -38,13 +38,13 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from celery import shared_task
 from django.conf import settings
 from django.core import checks
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from grid.models import IncidentEvent, WebhookDelivery
+from grid.tasking import db_task
 
 logger = logging.getLogger(__name__)
 
@@ -327,16 +327,8 @@ def webhooks_retry_due(*, limit: int = SWEEP_LIMIT) -> dict[str, int]:
 # -- tasks -------------------------------------------------------------------------------------------
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=300,
-)
-def webhook_deliver_task(self, delivery_id: int) -> bool:
+@db_task(soft_time_limit=300)
+def webhook_deliver_task(delivery_id: int) -> bool:
     """Send one delivery, then the entries of the same incident that were held back behind it.
 
     A redelivered message finds the row delivered, failed or leased and sends nothing."""
@@ -346,15 +338,7 @@ def webhook_deliver_task(self, delivery_id: int) -> bool:
     return first
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=600,
-)
-def webhooks_retry_due_task(self) -> dict[str, int]:
+@db_task(soft_time_limit=600)
+def webhooks_retry_due_task() -> dict[str, int]:
     """The periodic sweep (every minute): sends what is due, including rows whose enqueueing failed."""
     return webhooks_retry_due()

@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 # Phones are masked by grid's one policy (grid shows volunteers' phones too); re-exported for the register.
 from grid.masks import mask_phone  # noqa: F401
+from layers.identifiers import ID_CARD_LENGTH
 
 
 def _derived_key(label: str) -> bytes:
@@ -84,7 +85,7 @@ def mask_id_card(value: str) -> str:
     value = normalise(value)
     if not value:
         return ""
-    return ID_CARD_MASK + (value[-4:] if len(value) == 18 else "****")
+    return ID_CARD_MASK + (value[-4:] if len(value) == ID_CARD_LENGTH else "****")
 
 
 def mask_birth_date(value: dt.date | None) -> str:

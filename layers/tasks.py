@@ -1,35 +1,40 @@
-from celery import shared_task
-from django.db import OperationalError
+"""The layers app's Celery tasks: import and export jobs run by a worker, and the purge of their files."""
 
-from layers.io.exports import exports_purge
+from collections.abc import Callable
+
+from django.db import models
+
+from grid.tasking import db_task
+from layers.io.exports import export_run, exports_purge
 from layers.io.imports import import_run, import_sources_purge
-from layers.models import ImportJob
+from layers.models import ExportJob, ImportJob
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=1500,
-)
-def import_run_task(self, *, job_id: int) -> str | None:
-    """Run an import job. A redelivery of a finished (done or failed) job changes nothing: import_run claims
-    only pending jobs, and running ones whose worker died."""
-    job = ImportJob.objects.filter(pk=job_id).first()
+def _job_run(model: type[models.Model], run: Callable, job_id: int) -> str | None:
+    """Run the job if it still exists; its status after the run."""
+    job = model.objects.filter(pk=job_id).first()
     if job is None:
         return None  # deleted meanwhile
-    return import_run(job=job).status
+    return run(job=job).status
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3, soft_time_limit=600)
+@db_task(soft_time_limit=1500)
+def import_run_task(*, job_id: int) -> str | None:
+    """Run an import job. A redelivery of a finished (done or failed) job changes nothing: import_run claims
+    only pending jobs, and running ones whose worker died."""
+    return _job_run(ImportJob, import_run, job_id)
+
+
+# Registered under its established name, so that jobs queued by a running deployment still find it.
+@db_task(soft_time_limit=1800, name="layers.io.export_tasks.export_run_task")
+def export_run_task(*, job_id: int) -> str | None:
+    """Run an export job. A redelivery of a finished (done or failed) job changes nothing: export_run claims
+    only pending jobs, and running ones whose worker died."""
+    return _job_run(ExportJob, export_run, job_id)
+
+
+@db_task(soft_time_limit=600, max_retries=3)
 def layers_files_purge_task() -> dict[str, int]:
     """Delete the files of expired exports, and any source file an ended import left (a worker killed mid-way).
     Run by Celery beat; a second run finds nothing more to delete."""
     return {"exports": exports_purge(), "imports": import_sources_purge()}
-
-
-# Exports keep their task beside their service; imported here because autodiscovery reads only layers.tasks.
-from layers.io.export_tasks import export_run_task  # noqa: E402, F401

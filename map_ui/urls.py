@@ -2,10 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from map_ui.views import MapView
-from map_ui.views_console import ConsoleView
-from map_ui.views_finder import StationFinderView
-from map_ui.views_phone import PhoneReportView, PhoneServiceWorkerView
+from map_ui.views import ConsoleView, MapView, PhoneReportView, PhoneServiceWorkerView, StationFinderView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),

@@ -3,17 +3,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from grid.health import healthz
+from layers.api.urls import tile_urlpatterns
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("grid.api.urls")),
     path("api/v1/", include("layers.api.urls")),
-    path("api/v1/", include("layers.api.urls_exports")),
-    path("api/v1/", include("layers.api.urls_imports")),
     path("api/v1/", include("vision.api.urls")),
     path("api/v1/", include("vision.attendance.api.urls")),
-    path("tiles/", include("layers.api.urls_tiles")),
+    path("tiles/", include(tile_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),

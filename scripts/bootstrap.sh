@@ -4,9 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts postgresql-contrib
-              gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server python3-venv curl
-              chromium chromium-driver fonts-wqy-microhei gettext)
+# System packages by release (/etc/os-release): each ships one PostgreSQL major, with PostGIS built for it, and
+# its own sonames of the GDAL, GEOS and PROJ libraries that GeoDjango loads.
+os_release="$( (. /etc/os-release && echo "${ID:-}:${VERSION_ID:-}") 2>/dev/null || true)"
+case "$os_release" in
+  debian:12)  # bookworm
+    PG_VERSION=15; PG_EXTRA=(postgresql-contrib); GEO_LIBS=(libgdal32 libgeos-c1v5 libproj25)
+    BROWSER=(chromium chromium-driver) ;;
+  debian:13)  # trixie: the contrib modules are part of postgresql-17
+    PG_VERSION=17; PG_EXTRA=(); GEO_LIBS=(libgdal36 libgeos-c1t64 libproj25)
+    BROWSER=(chromium chromium-driver) ;;
+  ubuntu:24.04)  # noble: Chromium is a snap there, not a package, so the browser tests skip
+    PG_VERSION=16; PG_EXTRA=(); GEO_LIBS=(libgdal34t64 libgeos-c1t64 libproj25)
+    BROWSER=() ;;
+  *)
+    echo "[bootstrap] unsupported system '${os_release:-unknown}' (from /etc/os-release): Gridline's bootstrap" \
+      "knows the package names of Debian 12 (bookworm), Debian 13 (trixie) and Ubuntu 24.04 (noble)." >&2
+    exit 1 ;;
+esac
+APT_PACKAGES=("postgresql-${PG_VERSION}" "postgresql-${PG_VERSION}-postgis-3" "postgresql-${PG_VERSION}-postgis-3-scripts"
+              "${PG_EXTRA[@]}" gdal-bin "${GEO_LIBS[@]}" redis-server python3-venv curl
+              "${BROWSER[@]}" fonts-wqy-microhei gettext)
 # Optional extras asked for by the caller (e.g. BOOTSTRAP_EXTRA="wrk" for benchmarks).
 read -r -a EXTRA <<<"${BOOTSTRAP_EXTRA:-}"
 
@@ -23,14 +41,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# PostgreSQL: the Debian cluster 15/main, started if it is not running.
-if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 *main'; then
-  say "creating PostgreSQL cluster 15/main"
-  as_root pg_createcluster 15 main >/dev/null
+# PostgreSQL: the cluster "main" (of the release's major when there are several), created for the release's
+# major when there is none, and started if it is not running.
+pg_cluster_version() {
+  pg_lsclusters -h 2>/dev/null | awk -v want="$PG_VERSION" \
+    '$2=="main" {found[$1]=1} END {if (want in found) print want; else for (v in found) print v}' | sort -n | tail -1
+}
+pg_version="$(pg_cluster_version)"
+if [ -z "$pg_version" ]; then
+  say "creating PostgreSQL cluster ${PG_VERSION}/main"
+  as_root pg_createcluster "$PG_VERSION" main >/dev/null
+  pg_version="$PG_VERSION"
 fi
-if ! pg_lsclusters -h | awk '$1==15 && $2=="main" {print $4}' | grep -q online; then
-  say "starting PostgreSQL 15/main"
-  as_root pg_ctlcluster 15 main start
+if ! pg_lsclusters -h | awk -v v="$pg_version" '$1==v && $2=="main" {print $4}' | grep -q online; then
+  say "starting PostgreSQL ${pg_version}/main"
+  as_root pg_ctlcluster "$pg_version" main start
 fi
 for _ in $(seq 1 30); do pg_isready -q -h localhost && break; sleep 0.5; done
 
@@ -61,8 +86,16 @@ else
 fi
 
 # The virtualenv, reinstalled only when pyproject.toml changes.
-PY="${PYTHON:-python3}"
+# Python 3.11, as pyproject.toml's requires-python says: PYTHON when set, else python3.11, else python3 (Debian 12's
+# python3 is 3.11; Debian 13's and Ubuntu 24.04's are not, so a 3.11 must be installed there and named).
 if [ ! -x .venv/bin/python ]; then
+  PY="${PYTHON:-python3}"
+  if [ -z "${PYTHON:-}" ] && command -v python3.11 >/dev/null; then PY=python3.11; fi
+  if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    say "Gridline needs Python 3.11 (requires-python in pyproject.toml); '$PY' is" \
+      "$( (command -v "$PY" >/dev/null && "$PY" -V 2>&1) || echo "not found"). Install a Python 3.11 and run again with PYTHON=/path/to/python3.11"
+    exit 1
+  fi
   say "creating .venv"
   "$PY" -m venv .venv
 fi

@@ -1,8 +1,8 @@
 """Writes of vision: cameras placed in their grid, which cameras are due, one camera's analysis (grab, detect,
 count, store an observation, evaluate its rules), the health of its source, and the retention purge.
 
-The heavy libraries (OpenCV, the detector's torch or onnxruntime) are imported inside the analysis only, so that
-the web process, which imports this module for the admin, never loads them.
+The heavy libraries (OpenCV, the detector's torch or onnxruntime) are loaded by vision.engine inside the analysis
+only, so that the web process, which imports this module for the admin, never loads them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from django.utils import timezone
 
 from grid.opening_hours import is_open_at
 from grid.selectors import placement_of
+from vision.attendance.services import attendance_observe
+from vision.engine.detectors import load_detector, person_classes
+from vision.engine.tracking import LineCounter, Tracker, in_zone
 from vision.models import Camera, Frame, Observation
+from vision.rules import rules_evaluate
 from vision.sources import SourceError, frames_grab
 
 if TYPE_CHECKING:
@@ -58,7 +62,7 @@ def backoff_seconds(failures: int, *, jitter: float | None = None) -> float:
     less up to a quarter at random, so that cameras that failed together (a network outage) retry apart."""
     cap = max(1.0, float(settings.VISION_RETRY_MAX_S))
     delay = min(cap, RETRY_FIRST_S * 2.0 ** min(max(failures, 1) - 1, 40))
-    return delay * (1.0 - 0.25 * (random.random() if jitter is None else jitter))  # noqa: S311 - not security
+    return delay * (1.0 - 0.25 * (random.random() if jitter is None else jitter))  # not security: jitter
 
 
 def camera_source_failed(*, camera: Camera, error: str, now: dt.datetime, detail: str = "") -> None:
@@ -132,9 +136,6 @@ def _counted(names: list[str], *, wanted: set[str], persons: set[str], native_pe
 def frames_analyse(*, camera: Camera, frames: list[np.ndarray], detector) -> FrameAnalysis:
     """Detect in each frame; count the classes the camera counts (all when it names none), in the whole frame and
     in its zone; with a counting line, track across the burst and count crossings (each track once)."""
-    from vision.engine.detectors import person_classes
-    from vision.engine.tracking import LineCounter, Tracker, in_zone
-
     wanted = set(camera.classes or [])
     persons = set(person_classes(detector))
     native_person = "person" in detector.class_names
@@ -215,8 +216,6 @@ def _attendance_observe(*, camera: Camera, frame: np.ndarray, at: dt.datetime) -
     Its failure is logged and costs only the attendance of this frame, never the counts already stored."""
     if not {Camera.Analysis.ATTENDANCE, Camera.Analysis.MEETING} & set(camera.analyses):
         return
-    from vision.attendance.services import attendance_observe
-
     try:
         attendance_observe(camera=camera, frame=frame, at=at)
     except Exception:
@@ -234,8 +233,6 @@ def camera_analyse(*, camera_id: int, at: dt.datetime | None = None, detector=No
     """Analyse one camera now: grab, detect, count, store the observation, evaluate its rules, hand the frame to
     attendance. A source that gives no frame is recorded on the camera (and retried later); None then, and for a
     camera that is gone or disabled."""
-    from vision.rules import rules_evaluate
-
     camera = Camera.objects.filter(pk=camera_id, enabled=True).first()
     if camera is None:
         return None
@@ -252,8 +249,6 @@ def camera_analyse(*, camera_id: int, at: dt.datetime | None = None, detector=No
         camera_source_failed(camera=camera, error=exc.reason, detail=exc.detail, now=timezone.now())
         return None
     if detector is None:
-        from vision.engine.detectors import load_detector
-
         detector = load_detector()
     analysis = frames_analyse(camera=camera, frames=frames, detector=detector)
     observation = observation_record(camera=camera, at=at, analysis=analysis, backend=detector.backend)

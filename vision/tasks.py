@@ -3,26 +3,19 @@ camera's analysis, and the retention purge. Tasks take primary keys and re-read 
 
 import logging
 
-from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grid.tasking import db_task
 from vision.models import Camera
 from vision.services import camera_analyse, camera_source_failed, cameras_claim_due, frames_purge
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-    soft_time_limit=30,
-)
+@db_task(soft_time_limit=30, max_retries=3)
 def cameras_due_task() -> int:
     """Enqueue an analysis of every enabled camera that is due (interval, schedule, backoff); returns how many."""
     due = cameras_claim_due(now=timezone.now())
@@ -31,15 +24,7 @@ def cameras_due_task() -> int:
     return len(due)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-    soft_time_limit=120,
-    time_limit=150,
-)
+@db_task(soft_time_limit=120, time_limit=150, max_retries=3)
 def camera_analyse_task(camera_id: int) -> int | None:
     """Analyse one camera; returns the observation's id, or None when the source gave no frame.
 
@@ -68,7 +53,7 @@ def _failed(camera_id: int, message: str) -> None:
         camera_source_failed(camera=camera, error=message, now=timezone.now())
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@db_task(soft_time_limit=None, max_retries=3)
 def frames_purge_task() -> dict[str, int]:
     """Delete frames and observations past their retention (hourly, from beat)."""
     frames, observations = frames_purge()

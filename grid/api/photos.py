@@ -1,58 +1,22 @@
 """Incident photos leave the server only here: there is no public media URL, and every read is scoped."""
 
 from django.http import FileResponse
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
 from grid.access import incidents_for
+from grid.api.common import JsonErrorsNegotiation
 from grid.models import IncidentPhoto
-
-
-class IncidentPhotoSerializer(serializers.ModelSerializer):
-    """A photo as embedded in an incident or a timeline entry: where to fetch it and its size."""
-
-    url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
-    event = serializers.IntegerField(source="event_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = IncidentPhoto
-        fields = ["id", "url", "thumbnail_url", "width", "height", "content_type", "created", "event"]
-        read_only_fields = fields
-
-    def _url(self, photo: IncidentPhoto) -> str:
-        path = reverse("incident-photo", kwargs={"pk": photo.incident_id, "photo_id": photo.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
-
-    def get_url(self, photo: IncidentPhoto) -> str:
-        return self._url(photo)
-
-    def get_thumbnail_url(self, photo: IncidentPhoto) -> str:
-        return f"{self._url(photo)}?size=thumb"
-
-
-class _FirstRenderer(BaseContentNegotiation):
-    """Errors as JSON whatever the Accept header: an <img> or a phone asking for image/* must not get a 406.
-    The photo itself is a FileResponse, which no renderer touches."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class IncidentPhotoApi(APIView):
     """GET: a photo of an incident in the caller's scope, without metadata; `?size=thumb` for its thumbnail."""
 
-    content_negotiation_class = _FirstRenderer
+    content_negotiation_class = JsonErrorsNegotiation  # an <img> asks for image/*
 
     class InputSerializer(serializers.Serializer):
         size = serializers.ChoiceField(choices=["full", "thumb"], required=False, default="full")

@@ -1,10 +1,14 @@
+from django.contrib.gis.geos import Point
 from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from grid.models import AdminArea, Category, Grid, Incident, IncidentEvent, Notification
+from grid.access import incidents_for
+from grid.api.params import LocatedInputSerializer, TextSlugRelatedField
+from grid.models import AdminArea, Category, Grid, Incident, IncidentEvent, IncidentPhoto, Notification
 
 
 class AreaRefSerializer(serializers.ModelSerializer):
@@ -108,9 +112,31 @@ class IncidentFeatureSerializer(GeoFeatureModelSerializer):
 
 def duplicate_of_visible(queryset: QuerySet[Incident], user) -> QuerySet[Incident]:
     """The incidents with `duplicate_of_visible`: whether `user` may open the original of each."""
-    from grid.access import incidents_for
-
     return queryset.annotate(duplicate_of_visible=Exists(incidents_for(user).filter(pk=OuterRef("duplicate_of_id"))))
+
+
+class IncidentPhotoSerializer(serializers.ModelSerializer):
+    """A photo as embedded in an incident or a timeline entry: where to fetch it and its size."""
+
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    event = serializers.IntegerField(source="event_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = IncidentPhoto
+        fields = ["id", "url", "thumbnail_url", "width", "height", "content_type", "created", "event"]
+        read_only_fields = fields
+
+    def _url(self, photo: IncidentPhoto) -> str:
+        path = reverse("incident-photo", kwargs={"pk": photo.incident_id, "photo_id": photo.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_url(self, photo: IncidentPhoto) -> str:
+        return self._url(photo)
+
+    def get_thumbnail_url(self, photo: IncidentPhoto) -> str:
+        return f"{self._url(photo)}?size=thumb"
 
 
 # Keys of a timeline entry's data that name another incident: shown only where the caller may open it.
@@ -135,8 +161,6 @@ class IncidentEventSerializer(serializers.ModelSerializer):
         return body
 
     def get_photos(self, event: IncidentEvent) -> list[dict]:
-        from grid.api.photos import IncidentPhotoSerializer
-
         return IncidentPhotoSerializer(event.photos.all(), many=True, context=self.context).data
 
 
@@ -144,3 +168,21 @@ class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "incident", "kind", "message", "created", "read_at"]
+
+
+class ReportInputSerializer(LocatedInputSerializer):
+    """A report: location (lon/lat or GeoJSON, or else the first photo's EXIF GPS), category, note, client_uuid."""
+
+    category = TextSlugRelatedField(slug_field="code", max_length=40, queryset=Category.objects.filter(active=True))
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    client_uuid = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=Incident.Kind.choices, default=Incident.Kind.REPORT)
+
+    def validate(self, attrs):
+        if not ({"lon", "lat", "location"} & attrs.keys()):
+            gps = next((p.gps for p in self.context.get("photos", ()) if p.gps), None)
+            if gps is not None:  # already WGS 84: the photo's datum was converted when it was read
+                attrs.pop("crs", None)
+                attrs["location"] = Point(*gps, srid=4326)
+                return attrs
+        return super().validate(attrs)

@@ -4,7 +4,6 @@ import re
 from types import SimpleNamespace
 
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.gis.geos import Point
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
@@ -19,9 +18,10 @@ from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
 
 from grid.access import incidents_for
+from grid.api.detail import INCIDENT_RELATED, incident_detail, incident_in_scope
 from grid.api.errors import Conflict
 from grid.api.pagination import FeaturePagination
-from grid.api.params import LocatedInputSerializer, MomentFilter, PointQuerySerializer, TextSlugRelatedField
+from grid.api.params import MomentFilter, PointQuerySerializer
 from grid.api.serializers import (
     AreaFeatureSerializer,
     AreaRefSerializer,
@@ -29,6 +29,7 @@ from grid.api.serializers import (
     GridFeatureSerializer,
     GridRefSerializer,
     IncidentFeatureSerializer,
+    ReportInputSerializer,
     duplicate_of_visible,
 )
 from grid.crs import CRS, to_wgs84
@@ -249,24 +250,6 @@ class IncidentFilter(filters.FilterSet):
         return queryset.filter(assignee__username=self.request.user.username if value == "me" else value)
 
 
-class ReportInputSerializer(LocatedInputSerializer):
-    """A report: location (lon/lat or GeoJSON, or else the first photo's EXIF GPS), category, note, client_uuid."""
-
-    category = TextSlugRelatedField(slug_field="code", max_length=40, queryset=Category.objects.filter(active=True))
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    client_uuid = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=Incident.Kind.choices, default=Incident.Kind.REPORT)
-
-    def validate(self, attrs):
-        if not ({"lon", "lat", "location"} & attrs.keys()):
-            gps = next((p.gps for p in self.context.get("photos", ()) if p.gps), None)
-            if gps is not None:  # already WGS 84: the photo's datum was converted when it was read
-                attrs.pop("crs", None)
-                attrs["location"] = Point(*gps, srid=4326)
-                return attrs
-        return super().validate(attrs)
-
-
 class IncidentsApi(generics.ListAPIView):
     """GET: the incidents in the caller's scope (filters: status, kind, category, warning, area, assignee, dates).
     POST: report one (idempotent by client_uuid); multipart with `photos` files (up to 9)."""
@@ -280,25 +263,13 @@ class IncidentsApi(generics.ListAPIView):
 
     def get_queryset(self):
         user = self.request.user
-        return duplicate_of_visible(incidents_for(user), user).select_related(
-            "category",
-            "grid",
-            "community",
-            "street",
-            "county",
-            "reporter",
-            "assignee",
-            "handling_area",
-            "handling_unit",
-        )
+        return duplicate_of_visible(incidents_for(user), user).select_related(*INCIDENT_RELATED, "handling_unit")
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}
 
     @extend_schema(request=ReportInputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request):
-        from grid.api.workflow import incident_detail, incident_in_scope
-
         if request.user.role == Role.AUDITOR and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
         photos = photos_decode(photos_of_request(request.FILES, "photos")) if request.FILES else []

@@ -16,17 +16,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grid.access import incidents_for
+from grid.api.detail import incident_detail, incident_in_scope
 from grid.api.errors import Conflict
 from grid.api.serializers import (
     EVENT_INCIDENT_KEYS,
     IncidentEventSerializer,
-    IncidentFeatureSerializer,
     NotificationSerializer,
-    duplicate_of_visible,
+    ReportInputSerializer,
 )
-from grid.models import Incident, IncidentEvent, Notification
+from grid.models import IncidentEvent, Notification
 from grid.photos import photos_decode, photos_of_request
-from grid.selectors import incidents_possible_duplicates
 from grid.selectors.dispatch import incidents_in_reach
 from grid.services import (
     ClientUUIDConflict,
@@ -37,41 +36,11 @@ from grid.services import (
     incident_report,
     incident_transition,
 )
-from grid.workflow import ACTIONS, Capacity, actions_allowed, capacities_of
+from grid.workflow import ACTIONS
 
 # The largest values of PostgreSQL's integer and bigint columns: a larger number is a client's error, not a lookup.
 INTEGER_MAX = 2**31 - 1
 BIGINT_MAX = 2**63 - 1
-
-INCIDENT_RELATED = ("category", "grid", "community", "street", "county", "reporter", "assignee", "handling_area")
-
-
-def incident_in_scope(user, pk: int) -> Incident:
-    incident = (
-        duplicate_of_visible(incidents_for(user), user)
-        .select_related(*INCIDENT_RELATED, "handling_unit")
-        .filter(pk=pk)
-        .first()
-    )
-    if incident is None:
-        raise NotFound(_("No incident with this id in your area."))
-    return incident
-
-
-def incident_detail(incident: Incident, request) -> dict:
-    """The incident as a GeoJSON feature, with its photos, what the caller may do, and possible duplicates."""
-    from grid.api.photos import IncidentPhotoSerializer
-
-    context = {"request": request, "now": timezone.now()}
-    body = IncidentFeatureSerializer(incident, context=context).data
-    capacities = capacities_of(request.user, incident, in_scope=True)
-    props = body["properties"]
-    props["feedback"] = incident.feedback
-    props["photos"] = IncidentPhotoSerializer(incident.photos.all(), many=True, context=context).data
-    props["allowed_actions"] = actions_allowed(incident, capacities)
-    if Capacity.HANDLER in capacities and incident.is_open:
-        props["possible_duplicates"] = incidents_possible_duplicates(incident=incident, user=request.user)
-    return body
 
 
 class IncidentDetailApi(APIView):
@@ -189,8 +158,6 @@ class IncidentBatchApi(APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
-        from grid.api.views import IncidentsApi
-
         if request.user.role == "auditor" and not request.user.is_superuser:
             raise PermissionDenied(_("Auditors read; they do not report."))
         if not isinstance(request.data, dict):
@@ -225,10 +192,10 @@ class IncidentBatchApi(APIView):
         # Every file of the request is parsed and held until the answer: bound them all, whatever their names.
         if request.FILES:
             photos_of_request(request.FILES, "photos", most=settings.INCIDENT_BATCH_MAX_PHOTOS)
-        results = [self._one(request, item, IncidentsApi) for item in reports]
+        results = [self._one(request, item) for item in reports]
         return Response({"results": results})
 
-    def _one(self, request, item, reports_api) -> dict:
+    def _one(self, request, item) -> dict:
         client_uuid = item.get("client_uuid") if isinstance(item, dict) else None
         # echoed back and used as a file name: only ever text
         client_uuid = client_uuid if isinstance(client_uuid, str) and len(client_uuid) <= 64 else None
@@ -239,7 +206,7 @@ class IncidentBatchApi(APIView):
             photos = (
                 photos_decode(request.FILES.getlist(f"photos:{client_uuid}")) if request.FILES and client_uuid else []
             )
-            data = reports_api.InputSerializer(data=item, context={"photos": photos})
+            data = ReportInputSerializer(data=item, context={"photos": photos})
             data.is_valid(raise_exception=True)
             with transaction.atomic():  # one bad item never takes the others with it
                 incident, created = incident_report(reporter=request.user, photos=photos, **data.validated_data)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from grid.models.territory import Grid, TimeStampedModel
+from grid.opening_hours import is_open_at, validate_opening_hours
 
 
 class Station(TimeStampedModel):
@@ -69,8 +70,6 @@ class Station(TimeStampedModel):
         return self.name
 
     def clean(self) -> None:
-        from grid.opening_hours import validate_opening_hours
-
         validate_opening_hours(self.opening_hours)
         unknown = set(self.amenities) - set(Station.Amenity.values)
         if unknown:
@@ -79,6 +78,4 @@ class Station(TimeStampedModel):
             )
 
     def is_open_at(self, moment: dt.datetime) -> bool:
-        from grid.opening_hours import is_open_at
-
         return is_open_at(self.opening_hours, moment)

@@ -1,18 +1,10 @@
-"""Writes of grid: the territory and stations (territory.py), incidents and their workflow (incidents.py), the
-deadline sweep (deadlines.py), photos (photos.py) and workers' positions (workforce.py)."""
+"""Writes of grid: the territory and stations (territory.py), incidents' intake (incidents.py) and workflow
+(transitions.py), the deadline sweep (deadlines.py), notifications (notifications.py), photos (photos.py) and
+workers' positions (workforce.py)."""
 
 from grid.services.deadlines import incidents_sweep
-from grid.services.incidents import (
-    ClientUUIDConflict,
-    TransitionDenied,
-    TransitionInput,
-    TransitionRefused,
-    incident_feedback,
-    incident_report,
-    incident_route,
-    incident_transition,
-    incidents_route_unrouted,
-)
+from grid.services.incidents import ClientUUIDConflict, incident_report, incident_route, incidents_route_unrouted
+from grid.services.notifications import notify
 from grid.services.territory import (
     grid_save,
     grids_delete,
@@ -20,6 +12,13 @@ from grid.services.territory import (
     places_refresh,
     station_save,
     stations_place,
+)
+from grid.services.transitions import (
+    TransitionDenied,
+    TransitionInput,
+    TransitionRefused,
+    incident_feedback,
+    incident_transition,
 )
 
 __all__ = [
@@ -36,6 +35,7 @@ __all__ = [
     "incidents_place",
     "incidents_route_unrouted",
     "incidents_sweep",
+    "notify",
     "places_refresh",
     "station_save",
     "stations_place",

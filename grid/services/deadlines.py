@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grid.models import AdminArea, Incident
-from grid.services.incidents import event_record, notify, responsible_for
+from grid.services.incidents import event_record, responsible_for
+from grid.services.notifications import notify
 
 W = Incident.Warning
 

@@ -6,6 +6,7 @@ A file is kept EXPORT_RETENTION_HOURS (then 410), and each download judges the a
 the layer still open to it, the same scope, and the clearance the file was written with (else 403).
 """
 
+from django.db import transaction
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,7 @@ from layers.io.exports import (
 )
 from layers.models import ExportJob, JobStatus
 from layers.registry import LAYERS
+from layers.tasks import export_run_task
 
 
 class Gone(exceptions.APIException):
@@ -86,7 +88,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
     def get_download_url(self, job: ExportJob) -> str | None:
         if job.status != JobStatus.DONE or not job.file or export_expired(job):
             return None
-        url = reverse("exports:export-download", kwargs={"pk": job.pk})
+        url = reverse("export-download", kwargs={"pk": job.pk})
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
@@ -102,6 +104,7 @@ class ExportsApi(APIView):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         job = export_request(user=request.user, layer_name=v.pop("layer"), format=v.pop("format"), filters=v)
+        transaction.on_commit(lambda: export_run_task.delay(job_id=job.pk))
         return Response({"id": job.pk}, status=201)
 
 

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from layers.io.imports import max_bytes, may_import
-from layers.io.mapping import LAYERS, PRESETS, mapping_problems_for_targets
+from layers.io.mapping import PRESETS, mapping_problems_for_targets
 from layers.io.readers import FORMATS, zip_problem
+from layers.io.specs import IMPORTABLE
 from layers.models import ImportJob
 from layers.tasks import import_run_task
 
@@ -50,7 +51,7 @@ class ImportsApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField()
-        layer = serializers.ChoiceField(choices=LAYERS)
+        layer = serializers.ChoiceField(choices=IMPORTABLE)
         preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False, allow_blank=True, default="")
         mapping = serializers.JSONField(
             required=False, default=dict, binary=True, help_text=_('{"source column": "field"}, as JSON text')

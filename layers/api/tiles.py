@@ -11,25 +11,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
+from grid.api.common import JsonErrorsNegotiation
 from layers.registry import LAYERS
 from layers.selectors import layer_visible_to
 from layers.tiles import BROWSER_MAX_AGE, MAX_ZOOM, tile_for
 
 MVT = "application/vnd.mapbox-vector-tile"
-
-
-class JsonErrors(BaseContentNegotiation):
-    """A tile client asks for the MVT type, which no DRF renderer speaks: errors are always answered as JSON (the
-    tile itself leaves as a plain HttpResponse), never as 406."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0]
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class TileAddressSerializer(serializers.Serializer):
@@ -56,7 +45,7 @@ class TileApi(APIView):
     """One Mapbox vector tile of a layer, with the rows the caller may see and their non-personal attributes."""
 
     permission_classes = [permissions.AllowAny]  # per layer, below
-    content_negotiation_class = JsonErrors
+    content_negotiation_class = JsonErrorsNegotiation  # a tile client asks for the MVT type
 
     @extend_schema(
         responses={

@@ -20,7 +20,7 @@ from PIL import ExifTags, Image, ImageCms
 from PIL.TiffImagePlugin import IFDRational
 from pyproj import Geod
 
-from grid.api.photos import IncidentPhotoSerializer
+from grid.api.serializers import IncidentPhotoSerializer
 from grid.crs import from_wgs84, to_wgs84
 from grid.models import IncidentPhoto
 from grid.photos import PHOTO_MAX_BYTES, PHOTOS_MAX_PER_REPORT, photos_decode

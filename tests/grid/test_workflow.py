@@ -10,6 +10,8 @@ from django.db import connection
 
 from grid.models import Category, Incident, IncidentEvent, Notification, Role
 from grid.services import TransitionInput, TransitionRefused, incident_route, incident_transition
+from grid.services.transitions import EFFECTS
+from grid.workflow import MOVES
 from tests.factories import UserFactory
 
 URL = "/api/v1/incidents/"
@@ -74,6 +76,10 @@ def test_a_report_goes_from_phone_to_closed_case_with_each_role_doing_its_part(a
     assert timeline[5]["note"] == "已清运"
     assert Notification.objects.filter(recipient=worker, incident_id=pk, kind="assigned").exists()
     assert Notification.objects.filter(recipient=resident, incident_id=pk, kind="resolved").exists()
+
+
+def test_every_move_of_the_workflow_has_exactly_one_effect():
+    assert list(EFFECTS) == list(MOVES)
 
 
 def test_accepting_starts_the_resolve_deadline(api_as, people):
@@ -238,7 +244,7 @@ def _race(calls):
         try:
             barrier.wait()
             results[i] = call()
-        except Exception as error:  # the loser's refusal is the result under test
+        except Exception as error:  # noqa: BLE001 - the loser's refusal is the result under test
             results[i] = error
         finally:
             connection.close()

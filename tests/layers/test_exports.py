@@ -9,23 +9,20 @@ from pathlib import Path
 
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
-from django.urls import include, path
 from django.utils import timezone
 from pyogrio import raw
 
 from grid.models import Category, Incident, Role
 from grid.services import incidents_place
-from layers.io.export_tasks import export_run_task
 from layers.io.exports import export_run, shapefile_field_names
 from layers.models import AuditEntry, ExportJob, Organization, Person, Place
 from layers.services import person_save
+from layers.tasks import export_run_task
 from project import urls as project_urls
 from tests.factories import IncidentFactory, UserFactory
 
-# The exports' URLs, wherever the project's root URLconf stands on including them.
+# The project's URLconf (test_exports_access.py takes it from here too).
 urlpatterns = list(project_urls.urlpatterns)
-if not any(getattr(p, "namespace", None) == "exports" for p in urlpatterns):
-    urlpatterns.append(path("api/v1/", include("layers.api.urls_exports")))
 pytestmark = pytest.mark.urls(__name__)
 
 ID_CARD = "610526199001011234"

@@ -14,8 +14,8 @@ import shapely
 from pyogrio import raw
 
 from grid.models import Role
-from layers.io import exports, shapefile
-from layers.io.exports import export_run
+from layers.io.exports import export_run, fetch
+from layers.io.exports.writers import shapefile
 from layers.models import ExportJob
 from tests.factories import UserFactory
 from tests.layers.helpers import person
@@ -70,12 +70,12 @@ POINTS = [np.array([[109.91, np.nan, 109.93], [35.16, np.nan, 35.18]]), np.array
 def test_the_writer_reads_back_in_gdal_as_gdals_own_shapefile(tmp_path):
     # ours: through the export's writer and zip
     fields = [shapefile.DbfField.for_kind(name, kind) for name, kind in KINDS.items()]
-    writer = exports._ShapefileWriter("ours", fields)
+    writer = shapefile._ShapefileWriter("ours", fields)
     for chunk, xy in zip(CHUNKS, POINTS, strict=True):
         size = xy.shape[1]
-        writer.add(exports._Chunk(size, {}, xy=xy), [chunk[n][0] for n in KINDS], [chunk[n][1] for n in KINDS])
+        writer.add(fetch.Chunk(size, {}, xy=xy), [chunk[n][0] for n in KINDS], [chunk[n][1] for n in KINDS])
     archive = tmp_path / "ours.zip"
-    exports._zip(archive, writer.members())
+    shapefile._zip(archive, writer.members())
     with zipfile.ZipFile(archive) as zipped:
         assert zipped.namelist() == ["ours.shp", "ours.shx", "ours.dbf", "ours.prj", "ours.cpg"]
         zipped.extractall(tmp_path)
@@ -148,11 +148,11 @@ def _unzip(job: ExportJob, folder: Path) -> tuple[Path, dict[str, str]]:
     return next(folder.glob("*.shp")), {row["shapefile_field"]: row["field"] for row in fields}
 
 
-@pytest.mark.parametrize("chunk", [2, exports.CHUNK])
+@pytest.mark.parametrize("chunk", [2, fetch.CHUNK])
 @pytest.mark.parametrize("cleared", [False, True])
 def test_a_shapefile_holds_what_gdals_geopackage_holds(register, people, tmp_path, monkeypatch, chunk, cleared):
     # small chunks: rows fetched two at a time, text fields widened from one chunk to the next
-    monkeypatch.setattr(exports, "CHUNK", chunk)
+    monkeypatch.setattr(fetch, "CHUNK", chunk)
     user = UserFactory(role=Role.ADMINISTRATOR, areas=[people["admin"].areas.get()], sensitive_clearance=cleared)
     shp = export_run(job=ExportJob.objects.create(created_by=user, layer="people", format="shp", filters={}))
     gpkg = export_run(job=ExportJob.objects.create(created_by=user, layer="people", format="gpkg", filters={}))

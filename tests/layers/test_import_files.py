@@ -16,7 +16,7 @@ from layers.models import ImportJob, JobStatus, Person, Place, Thing
 from layers.tasks import import_run_task, layers_files_purge_task
 from tests.layers.test_imports import PEOPLE_HEADER, _shapefile_zip, csv_bytes, job_for, people_rows
 
-urlpatterns = [path("api/v1/", include("layers.api.urls_imports"))]
+urlpatterns = [path("api/v1/", include("layers.api.urls"))]
 
 
 @pytest.fixture(autouse=True)
@@ -221,7 +221,7 @@ def test_the_source_file_is_deleted_when_the_server_fails(territory, people, mon
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("layers.io.imports._validate", broken)
+    monkeypatch.setattr("layers.io.imports.rows.validate_rows", broken)
     job = job_for(csv_bytes([PEOPLE_HEADER, *people_rows(3)]), "people.csv", "people", people["admin"])
     stored = Path(job.source.path)
     job = import_run(job=job)

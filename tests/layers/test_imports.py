@@ -17,12 +17,12 @@ from openpyxl import Workbook
 
 from grid.crs import from_wgs84
 from layers import crypto
+from layers.identifiers import credit_code_check, id_card_check
 from layers.io.imports import import_run
-from layers.io.mapping import credit_code_check, id_card_check
 from layers.models import AuditEntry, ImportJob, JobStatus, Organization, Person, Place, Thing, WorkKind
 from layers.tasks import import_run_task
 
-urlpatterns = [path("api/v1/", include("layers.api.urls_imports"))]
+urlpatterns = [path("api/v1/", include("layers.api.urls"))]
 
 
 def id_card(i: int) -> str:

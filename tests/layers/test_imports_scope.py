@@ -18,7 +18,7 @@ from tests.factories import UserFactory
 from tests.layers.helpers import person
 from tests.layers.test_imports import PEOPLE_HEADER, credit_code, csv_bytes, id_card, job_for
 
-urlpatterns = [path("api/v1/", include("layers.api.urls_imports"))]
+urlpatterns = [path("api/v1/", include("layers.api.urls"))]
 
 A_SOUTH = (109.92, 35.17)  # in grid A-S, the dispatcher of community A's
 B_SOUTH = (109.97, 35.17)  # in grid B-S, another street's
@@ -107,7 +107,7 @@ def test_skipping_invalid_rows_writes_the_others_and_leaves_the_foreign_person_a
 
 def test_the_write_itself_leaves_rows_out_of_reach_alone(foreign, people, monkeypatch):
     # a row stored out of reach between the check and the write (here: the check skipped) is not updated
-    monkeypatch.setattr("layers.io.imports._refuse_unwritable", lambda *args, **kwargs: None)
+    monkeypatch.setattr("layers.io.imports.rows.refuse_unwritable", lambda *args, **kwargs: None)
     job = run_as(people["dispatcher_a"], [people_row(7, "13111111111")])
     assert job.status == JobStatus.DONE and (job.created_count, job.updated_count) == (0, 0)
     foreign.refresh_from_db()

@@ -1,4 +1,4 @@
-"""The staged import path (layers.io.staging) for places, things and households: the same rows, report and
+"""The staged import path (layers.io.imports.staged) for places, things and households: the same rows, report and
 behaviour as the row-by-row path, checked against hand-made expectations and against that path itself."""
 
 import csv
@@ -13,8 +13,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from grid.crs import from_wgs84
-from layers.io import staging
-from layers.io.imports import _COLUMNS, import_run
+from layers.io.imports import import_run, staged_locate, staged_write
+from layers.io.imports import staged as staging
+from layers.io.specs import IMPORTS
 from layers.models import Household, ImportJob, JobStatus, Place, Thing
 
 PLACE_HEADER = ["编码", "名称", "类型", "地址", "电话", "经度", "纬度"]
@@ -127,7 +128,7 @@ def test_many_points_take_the_indexed_join_and_match_shapely(territory, staged):
     # more rows than INDEX_FROM, a tenth of them exactly on grid edges
     rng = random.Random(4)
     rows = [PLACE_HEADER]
-    for i in range(staging.INDEX_FROM + 500):
+    for i in range(staged_locate.INDEX_FROM + 500):
         if i % 10 == 0:
             x, y = rng.choice([109.90, 109.95, 110.00]), round(rng.uniform(35.15, 35.25), 6)
         else:
@@ -143,7 +144,7 @@ def test_many_points_take_the_indexed_join_and_match_shapely(territory, staged):
 def test_a_bad_coordinate_in_the_middle_of_a_big_file(territory, staged):
     rows = [PLACE_HEADER] + [
         [f"B{i:06d}", f"场所{i}", "餐饮", "", "", 109.91 + (i % 80) * 0.001, 35.16 + (i % 90) * 0.001]
-        for i in range(staging.INDEX_FROM + 1000)
+        for i in range(staged_locate.INDEX_FROM + 1000)
     ]
     rows[15_000][6] = "95.5"  # file line 15,001 (the header is line 1)
     content = csv_bytes(rows)
@@ -282,9 +283,9 @@ def test_the_staged_write_builds_what_the_insert_expressions_build():
     # copy_new writes the values itself; it must agree with the row-by-row path's INSERT expressions
     allowed = {"s.{c}", "COALESCE(s.{c}, '')", None}
     for layer in staging.FAST_LAYERS:
-        for column, kind, insert, _update in _COLUMNS[layer]:
+        for column, kind, insert, _update in IMPORTS[layer].columns:
             if column == "condition":
-                assert insert == "COALESCE(NULLIF(s.condition, ''), 'ok')" and staging.EMPTY[column] == "ok"
+                assert insert == "COALESCE(NULLIF(s.condition, ''), 'ok')" and staged_write.EMPTY[column] == "ok"
             elif column == "location":
                 assert kind is None
             else:
@@ -295,23 +296,23 @@ def test_a_failure_late_in_the_binary_copy_writes_nothing(territory, monkeypatch
     # the new rows go by binary COPY through a writer thread, block by block: PostgreSQL refusing row 900 of
     # 1,000 (here a point that is not EWKB, as no validated file can make) must leave the layer as it was,
     # the stored row that the same import updated included
-    monkeypatch.setattr(staging, "COPY_ROWS", 100)
+    monkeypatch.setattr(staged_write, "COPY_ROWS", 100)
     Place.objects.create(code="KEEP", name="旧名", location=Point(109.91, 35.16, srid=4326))
     rows = [PLACE_HEADER, ["KEEP", "新名", "", "", "", 109.92, 35.17]]
     rows += [[f"L{i}", f"场所{i}", "", "", "", 109.91 + i * 1e-5, 35.16] for i in range(1000)]
-    ewkb = staging._ewkb
+    ewkb = staged_write._ewkb
 
     def broken(lon, lat):
         points = ewkb(lon, lat)
         points[900] = b"\x01\x02"
         return points
 
-    monkeypatch.setattr(staging, "_ewkb", broken)
+    monkeypatch.setattr(staged_write, "_ewkb", broken)
     job = import_run(job=job_for(csv_bytes(rows), "late.csv", "places"))
     assert staged == ["places"]
     assert job.status == JobStatus.FAILED and job.created_count == 0
     assert list(Place.objects.values_list("code", "name")) == [("KEEP", "旧名")]
-    monkeypatch.setattr(staging, "_ewkb", ewkb)  # the same file, unbroken, then goes in whole
+    monkeypatch.setattr(staged_write, "_ewkb", ewkb)  # the same file, unbroken, then goes in whole
     job = import_run(job=job_for(csv_bytes(rows), "late.csv", "places"))
     assert job.status == JobStatus.DONE and (job.created_count, job.updated_count) == (1000, 1)
     assert Place.objects.get(code="L900").location.coords == pytest.approx((109.91 + 900 * 1e-5, 35.16))
@@ -366,12 +367,12 @@ def test_a_database_error_while_locating_fails_the_job_and_the_next_import_runs(
     # (here a record cut short, as no validated file can make) fails the job as any database error does,
     # writes nothing, and leaves the connection to the next import
     rows = [PLACE_HEADER] + [[f"D{i}", f"场所{i}", "", "", "", 109.91 + i * 1e-4, 35.16] for i in range(50)]
-    binary_points = staging._binary_points
-    monkeypatch.setattr(staging, "_binary_points", lambda *args: binary_points(*args)[:-3])
+    binary_points = staged_locate._binary_points
+    monkeypatch.setattr(staged_locate, "_binary_points", lambda *args: binary_points(*args)[:-3])
     job = import_run(job=job_for(csv_bytes(rows), "d.csv", "places"))
     assert job.status == JobStatus.FAILED and job.created_count == 0 and Place.objects.count() == 0
     assert job.error.startswith(gettext("The database refused the rows: %(exc)s") % {"exc": ""})
-    monkeypatch.setattr(staging, "_binary_points", binary_points)
+    monkeypatch.setattr(staged_locate, "_binary_points", binary_points)
     job = import_run(job=job_for(csv_bytes(rows), "d.csv", "places"))
     assert job.status == JobStatus.DONE and job.created_count == 50
     assert staged == ["places", "places"]

@@ -26,8 +26,9 @@ from grid.models import Role
 from layers import crypto
 from layers.io.exports import export_run
 from layers.io.imports import import_run
-from layers.io.mapping import TARGETS, resolve_mapping
+from layers.io.mapping import resolve_mapping
 from layers.io.readers import read_table
+from layers.io.specs import IMPORTS
 from layers.models import ExportJob, ImportJob, JobStatus, Organization, Person, Place, Thing
 from tests.factories import UserFactory
 from tests.layers.test_imports import credit_code, csv_bytes, id_card
@@ -163,7 +164,7 @@ def columns_of(job: ExportJob) -> tuple[list[str], bool]:
 def mapping_for(layer: str, job: ExportJob) -> dict | None:
     """None when the importer matches the export's columns by itself; else the mapping it would need."""
     columns, has_geometry = columns_of(job)
-    targets = {t.name for t in TARGETS[layer]}
+    targets = {t.name for t in IMPORTS[layer].targets}
     # what each column should become: its attribute name, renamed where needed
     wanted = {}
     for column in columns:

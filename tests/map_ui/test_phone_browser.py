@@ -13,7 +13,7 @@ from PIL import Image
 from pyproj import Geod
 
 from grid.models import AdminArea, Category, Incident, Role
-from map_ui.views_phone import PhoneServiceWorkerView
+from map_ui.views.phone import PhoneServiceWorkerView
 from tests.factories import AreaFactory, GridFactory, UserFactory, box
 from tests.map_ui import browser as shared
 from tests.map_ui.test_map_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, unreachable_tile_url

@@ -37,7 +37,7 @@ def test_anonymous_users_get_the_map_without_incidents_and_a_login_link(client, 
     assert_served_locally(html)
     assert '<script src="/static/map_ui/vendor/leaflet/leaflet.js">' in html
     assert '<link rel="stylesheet" href="/static/map_ui/vendor/leaflet/leaflet.css">' in html
-    assert '<script src="/static/map_ui/map.js">' in html
+    assert '<script type="module" src="/static/map_ui/map.js">' in html
     assert 'href="/accounts/login/?next=/map/"' in html
     config = map_config(response)
     assert config["authenticated"] is False

@@ -1,11 +1,17 @@
 """Fixtures for the vision tests. No test here may reach the network: ultralytics in particular downloads models,
 fonts and packages when it thinks it may. An autouse fixture lets sockets reach only this machine (loopback, for
 PostgreSQL and Redis, and unix sockets) and refuses name lookups of other hosts, so an attempted download fails
-loudly instead of happening. It is in force for the whole tests/vision package (see _no_network)."""
+loudly instead of happening. It is in force for the whole tests/vision package (see _no_network).
+
+The tests skip where a piece of the vision extra (torch, ultralytics, OpenCV contrib, onnxruntime, dlib, the shipped
+person model) is missing only when it is not expected: with GRIDLINE_VISION=0, as scripts/bootstrap.sh leaves the
+extra out. Otherwise (the default, as bootstrap installs it) such a skip is turned into a failure that names what
+is missing, so that a broken install cannot pass as a green run (see pytest_runtest_makereport)."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 
 import pytest
@@ -15,6 +21,48 @@ from vision.engine import runtime
 # ultralytics reads its environment once, when first imported: make it offline, with the app's config dir and
 # fonts, before any test module or pytest.importorskip("ultralytics") imports it. Cheap without the vision extra.
 runtime.prepare()
+
+
+def vision_expected(environ=os.environ) -> bool:
+    """Whether the vision extra must be installed: GRIDLINE_VISION is unset or anything but "0" (bootstrap's rule)."""
+    return environ.get("GRIDLINE_VISION", "1") != "0"
+
+
+def missing_extra_message(reason: str) -> str:
+    return (
+        f"the vision extra is expected (GRIDLINE_VISION is not 0) but this would skip: {reason}. "
+        "Install it with scripts/bootstrap.sh, or run with GRIDLINE_VISION=0 to skip the tests that need it."
+    )
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def fail_skip_if_vision_expected(report, environ=os.environ) -> None:
+    """A skipped report (collection or test) becomes a failure that names the missing piece, when it is expected."""
+    if report.skipped and not hasattr(report, "wasxfail") and vision_expected(environ):
+        report.outcome = "failed"
+        report.longrepr = missing_extra_message(_skip_reason(report))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A module that skips as a whole (pytest.importorskip at its top) fails to collect instead."""
+    report = yield
+    fail_skip_if_vision_expected(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    fail_skip_if_vision_expected(report)
+    return report
+
 
 LOCAL_NAMES = {None, "", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 

@@ -44,7 +44,7 @@ def snapshot_server():
     seen: list[dict] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):  # the stdlib's name for it
             seen.append(
                 {"path": self.path, "host": self.headers.get("Host"), "auth": self.headers.get("Authorization")}
             )

@@ -43,7 +43,7 @@ def http_server():
     assert ok
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):  # the stdlib's name for it
             if self.path == "/ok.jpg":
                 body, status, kind = jpeg.tobytes(), 200, "image/jpeg"
             elif self.path == "/text":

@@ -14,6 +14,7 @@ Rules of attendance:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import os
@@ -28,11 +29,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, override
 from django.utils.translation import gettext_lazy as _
+from PIL import Image, ImageOps
 
-from grid.models import Notification, User
+from grid.models import User
+from grid.photos import PHOTO_MAX_BYTES, photo_pixels_max
+from grid.services import notify
 from layers import crypto
 from layers.models import Person
 from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
+from vision.engine.faces import FaceEngine, NoFace
 from vision.models import Camera, Frame
 from vision.sources import frame_jpeg
 
@@ -79,10 +84,6 @@ def enrolment_create(
         )
     images = photos_read(photos)
     try:
-        from vision.engine.faces import FaceEngine, NoFace
-    except ImportError as error:  # pragma: no cover - the web image without the vision extra
-        raise FaceEngineMissing(str(error)) from error
-    try:
         engine = FaceEngine(method=method)
         template = engine.enrol(images)
     except NoFace as no_face:
@@ -116,14 +117,10 @@ def enrolment_delete(*, enrolment: FaceEnrolment) -> None:
 
 
 def template_encrypt(template: bytes) -> str:
-    import base64
-
     return crypto.encrypt(base64.b64encode(template).decode("ascii"))
 
 
 def template_decrypt(token: str) -> bytes:
-    import base64
-
     return base64.b64decode(crypto.decrypt(token))
 
 
@@ -141,12 +138,9 @@ def photos_read(files: list) -> list[np.ndarray]:
     scale (draft mode) and every photo is scaled down as soon as it is decoded: ten photos never sit in memory at
     full size.
     """
-    import numpy as np
-    from PIL import Image, ImageOps
+    import numpy as np  # the vision extra's: the web image without it still imports this module
 
     # enrolment photos are held to incident photos' limits: a face needs far less
-    from grid.photos import PHOTO_MAX_BYTES, photo_pixels_max
-
     max_pixels = photo_pixels_max()
     too_large_together = _("The photos are larger than %(max)d MB together.") % {
         "max": ENROL_MAX_TOTAL_BYTES // (1024 * 1024)
@@ -260,8 +254,6 @@ def attendance_observe(*, camera: Camera, frame: np.ndarray, at: dt.datetime | N
     if not expected:
         return seen
 
-    from vision.engine.faces import FaceEngine
-
     engine = FaceEngine()
     enrolments = FaceEnrolment.objects.filter(person_id__in=expected, active=True, method=engine.method).only(
         "pk", "person_id", "template_encrypted"
@@ -358,4 +350,4 @@ def _no_show_notify(schedule: DutySchedule, start: dt.datetime) -> None:
             "camera": schedule.camera.name,
             "start": timezone.localtime(start).strftime("%H:%M"),
         }
-    Notification.objects.create(recipient=schedule.responsible, incident=None, kind=NO_SHOW_KIND, message=message[:300])
+    notify(recipients=[schedule.responsible], incident=None, kind=NO_SHOW_KIND, message=message)

@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from django.conf import settings
+
+from vision.engine import runtime
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -85,8 +89,6 @@ def load_detector(weights: str | None = None, *, confidence: float | None = None
     """The detector for these weights: None → settings.VISION_DETECTOR_WEIGHTS → default_weights();
     "….pt" → ultralytics, "….onnx" → onnxruntime, "hog" → OpenCV HOG. One instance per (weights, confidence)
     per process: models are loaded once. Raises DetectorError with the reason when it cannot load."""
-    from django.conf import settings
-
     weights = (weights or getattr(settings, "VISION_DETECTOR_WEIGHTS", "") or default_weights()).strip()
     if confidence is None:
         confidence = float(getattr(settings, "VISION_DETECTOR_CONFIDENCE", 0.35))
@@ -132,8 +134,6 @@ class UltralyticsDetector:
     backend = "ultralytics"
 
     def __init__(self, path: Path, *, confidence: float = 0.35, iou: float = NMS_IOU, imgsz: int | None = None):
-        from vision.engine import runtime
-
         runtime.prepare()
         try:
             from ultralytics import YOLO

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+# numpy and cv2 come with the vision extra: imported inside the functions that use them.
+
 CLASSES = ("square", "circle")
 
 

@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from vision.engine import runtime
+
 if TYPE_CHECKING:
     import numpy as np
 
     from vision.engine.detectors import Detection
+
+# numpy and ultralytics come with the vision extra: imported inside the functions that use them.
 
 Box = tuple[float, float, float, float]
 
@@ -51,8 +55,6 @@ class Tracker:
     `frame_rate` scales how long a lost track is kept (ByteTrack's track_buffer is in frames at 30 fps)."""
 
     def __init__(self, *, frame_rate: int = 30, **overrides):
-        from vision.engine import runtime
-
         runtime.prepare()
         from ultralytics.trackers.byte_tracker import BYTETracker
         from ultralytics.utils import YAML, IterableSimpleNamespace

@@ -20,6 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision.engine import runtime
+
+# yaml and ultralytics come with the vision extra: imported inside the functions that use them.
+
 log = logging.getLogger(__name__)
 
 
@@ -36,8 +40,6 @@ class TrainingResult:
 
 def resolve_model(model: str) -> tuple[str, bool]:
     """→ (what to give YOLO(), whether it is a checkpoint to fine-tune). Refuses anything that would download."""
-    from vision.engine import runtime
-
     path = Path(model).expanduser()
     if path.suffix.lower() == ".pt":
         if not path.is_file():
@@ -100,8 +102,6 @@ def train_detector(
     **extra,
 ) -> TrainingResult:
     """Train (or fine-tune) on a local dataset, keep the best checkpoint, and export it to ONNX beside it."""
-    from vision.engine import runtime
-
     data = check_dataset(data)
     weights, fine_tune = resolve_model(model)
     runtime.prepare()
@@ -142,8 +142,6 @@ def train_detector(
 def export_detector(weights: Path, *, imgsz: int = 640) -> Path:
     """ONNX export of a .pt detector, beside it (fixed input size, fp32, NMS outside the graph: OnnxDetector's
     input). Runs on CPU, so a model trained on a GPU exports the same way."""
-    from vision.engine import runtime
-
     runtime.prepare()
     from ultralytics import YOLO
 

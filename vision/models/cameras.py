@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from grid.models import Category, Grid, Incident, Station, TimeStampedModel
 from grid.opening_hours import validate_opening_hours
 from layers.models import Place
+from vision.sources import source_problem
 
 # A zone may have at most this many corners: it is tested against every detection of every frame.
 ZONE_MAX_POINTS = 100
@@ -170,8 +171,6 @@ class Camera(TimeStampedModel):
         if kind == self.SourceKind.FILE and "://" in source:
             errors["source"] = [_("A file source is a path on the worker, not a URL.")]
         if kind in self.SourceKind.values and source and "source" not in errors:
-            from vision.sources import source_problem
-
             problem = source_problem(kind=kind, source=source)
             if problem:
                 errors["source"] = [problem]

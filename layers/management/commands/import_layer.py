@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from grid.models import User
 from layers.io.imports import import_run
-from layers.io.mapping import LAYERS, PRESETS
+from layers.io.mapping import PRESETS
+from layers.io.specs import IMPORTABLE
 from layers.models import ImportJob, JobStatus
 
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file")
-        parser.add_argument("--layer", required=True, choices=LAYERS)
+        parser.add_argument("--layer", required=True, choices=IMPORTABLE)
         parser.add_argument("--preset", choices=sorted(PRESETS), default="")
         parser.add_argument("--mapping", default="", help='JSON {"source column": "field"}, or @file.json')
         parser.add_argument(

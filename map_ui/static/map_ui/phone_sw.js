@@ -1,6 +1,6 @@
 /* Service worker of the phone report page: lets the page open without a network.
  *
- * Served by map_ui.views_phone.PhoneServiceWorkerView, which puts GL_VERSION and GL_ASSETS (the page's
+ * Served by map_ui.views.phone.PhoneServiceWorkerView, which puts GL_VERSION and GL_ASSETS (the page's
  * static files) before this text. The page and those files are fetched from the network first and
  * cached; the cache answers only when the network does not. Reports never pass through here: the page
  * keeps them in IndexedDB and sends them itself.

@@ -7,12 +7,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import pagination, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grid.access import scope_loaded
+from grid.api.common import JsonErrorsNegotiation
 from vision.attendance.api.serializers import (
     EnrolmentInputSerializer,
     EnrolmentSerializer,
@@ -153,20 +153,10 @@ class MeetingDetailApi(APIView):
         return Response(MeetingDetailSerializer(meeting, context={"request": request}).data)
 
 
-class _FirstRenderer(BaseContentNegotiation):
-    """Errors as JSON whatever the Accept header (an <img> asks for image/*); the frame is a FileResponse."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class MeetingFrameApi(APIView):
     """A frame kept of a meeting in your scope (JPEG); there is no public media URL for it."""
 
-    content_negotiation_class = _FirstRenderer
+    content_negotiation_class = JsonErrorsNegotiation  # an <img> asks for image/*
 
     @extend_schema(
         responses={

@@ -12,7 +12,7 @@ from vision.engine.training import TrainingError, train_detector
 
 
 def _hyperparameter(text: str) -> tuple[str, object]:
-    import yaml
+    import yaml  # the vision extra's: `manage.py help` must not need it
 
     key, sep, value = text.partition("=")
     if not sep or not key.strip():

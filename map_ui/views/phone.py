@@ -22,9 +22,19 @@ from django.views.generic import TemplateView
 from grid.models import Incident
 from grid.photos import PHOTO_MAX_BYTES, PHOTOS_MAX_PER_REPORT
 
+# What the page needs to open offline: its stylesheet, Leaflet, and every ES module that phone_report.js imports
+# (tests/map_ui/test_phone_assets.py follows the imports and checks this list).
 SW_ASSETS = (
     "map_ui/common.js",
     "map_ui/phone_report.js",
+    "map_ui/phone/context.js",
+    "map_ui/phone/draft.js",
+    "map_ui/phone/fields.js",
+    "map_ui/phone/location.js",
+    "map_ui/phone/mine.js",
+    "map_ui/phone/queue.js",
+    "map_ui/phone/sending.js",
+    "map_ui/phone/store.js",
     "map_ui/phone_report.css",
     "map_ui/vendor/leaflet/leaflet.js",
     "map_ui/vendor/leaflet/leaflet.css",
