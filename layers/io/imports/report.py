@@ -4,7 +4,8 @@ that writes nothing ends (failed, or a dry run's counts)."""
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from layers.models import ImportJob, JobStatus
+from layers.models import AuditEntry, ImportJob, JobStatus
+from layers.services import audit_record
 
 MAX_REPORT_ENTRIES = 1000
 # The one answer for a row whose key the importer may not write: the same whether that key belongs to a record
@@ -92,4 +93,23 @@ def dry_run_done(job: ImportJob, report: Report, *, created: int, updated: int) 
         _("Dry run: %(c)d rows would be created and %(u)d updated; nothing was written.")
         % {"c": created, "u": updated},
         "info",
+    )
+
+
+def import_audited(*, job: ImportJob, layer: str, rows: int, created: int, updated: int) -> None:
+    """The audit entry of an import that wrote its rows."""
+    audit_record(
+        actor=job.created_by,
+        action=AuditEntry.Action.IMPORT,
+        target=f"layers.{layer}",
+        reason=f"import job {job.pk}: {job.original_name}"[:300],
+        details={
+            "job": job.pk,
+            "file": job.original_name,
+            "rows": rows,
+            "created": created,
+            "updated": updated,
+            "preset": job.preset,
+            "crs": job.crs,
+        },
     )

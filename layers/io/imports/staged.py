@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from grid.crs import CRS
 from layers.io.imports.place import place, writable_sql
-from layers.io.imports.report import KEY_REFUSED, PLACEMENT, Problems, Report, dry_run_done, job_failed
+from layers.io.imports.report import KEY_REFUSED, PLACEMENT, Problems, Report, dry_run_done, import_audited, job_failed
 from layers.io.imports.staged_columns import take_placement, unlocated, validate
 from layers.io.imports.staged_locate import Locating, more_temp_buffers, outside, take_grids, unplaced
 from layers.io.imports.staged_write import copy_new, stage_full, stored, stored_where
@@ -26,8 +26,7 @@ from layers.io.imports.write import temp_columns, upsert_sql
 from layers.io.mapping import Mapping
 from layers.io.readers import Table
 from layers.io.specs import IMPORTS
-from layers.models import AuditEntry, ImportJob, JobStatus
-from layers.services import audit_record
+from layers.models import ImportJob, JobStatus
 
 FAST_LAYERS = frozenset(name for name, spec in IMPORTS.items() if spec.staged)
 
@@ -143,21 +142,7 @@ def run_staged(
             lambda done: progress(0.7 + 0.3 * (updated + done) / (kept or 1), updated + done),
         )
         created = len(new)
-        audit_record(
-            actor=job.created_by,
-            action=AuditEntry.Action.IMPORT,
-            target=f"layers.{layer}",
-            reason=f"import job {job.pk}: {job.original_name}"[:300],
-            details={
-                "job": job.pk,
-                "file": job.original_name,
-                "rows": kept,
-                "created": created,
-                "updated": updated,
-                "preset": job.preset,
-                "crs": job.crs,
-            },
-        )
+        import_audited(job=job, layer=layer, rows=kept, created=created, updated=updated)
     job.created_count, job.updated_count = created, updated
     job.status = JobStatus.DONE
     progress(1.0, kept, force=True)

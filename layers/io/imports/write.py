@@ -9,11 +9,10 @@ from django.utils.translation import gettext as _
 
 from layers import crypto
 from layers.io.imports.place import lookup
-from layers.io.imports.report import Report
+from layers.io.imports.report import Report, import_audited
 from layers.io.mapping import Mapping
 from layers.io.specs import IMPORTS
-from layers.models import AuditEntry, ImportJob, Organization, Person, PersonCategory
-from layers.services import audit_record
+from layers.models import ImportJob, Organization, Person, PersonCategory
 
 CHUNK = 20_000
 _POINT_SQL = "CASE WHEN s.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END"
@@ -131,21 +130,7 @@ def write(
                 _("%(n)d rows were written meanwhile by someone else and were left as they are.") % {"n": skipped},
                 "warning",
             )
-        audit_record(
-            actor=job.created_by,
-            action=AuditEntry.Action.IMPORT,
-            target=f"layers.{layer}",
-            reason=f"import job {job.pk}: {job.original_name}"[:300],
-            details={
-                "job": job.pk,
-                "file": job.original_name,
-                "rows": len(records),
-                "created": created,
-                "updated": updated,
-                "preset": job.preset,
-                "crs": job.crs,
-            },
-        )
+        import_audited(job=job, layer=layer, rows=len(records), created=created, updated=updated)
     return created, updated
 
 
