@@ -2,7 +2,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from map_ui.views import ConsoleView, MapView, PhoneReportView, PhoneServiceWorkerView, StationFinderView
+from map_ui.views import (
+    ConsoleView,
+    MapView,
+    PhoneReportView,
+    PhoneServiceWorkerView,
+    StationFinderView,
+    activities,
+    branches,
+    mall,
+    me,
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),
@@ -13,4 +23,9 @@ urlpatterns = [
     path("stations/", StationFinderView.as_view(), name="station-finder"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/map/"), name="logout"),
+    # party building: each page module keeps its own routes
+    *me.urlpatterns,
+    *branches.urlpatterns,
+    *activities.urlpatterns,
+    *mall.urlpatterns,
 ]

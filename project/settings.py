@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "layers",
     "vision",
     "vision.attendance",
+    "engagement",
     "map_ui",
     "fixtures",
 ]
@@ -320,3 +321,6 @@ CELERY_BEAT_SCHEDULE |= {
 }
 # Frames kept per meeting as its photo record.
 VISION_MEETING_FRAMES = env.int("VISION_MEETING_FRAMES", default=3)
+
+# Party building (engagement/): its sweeps, one entry per part.
+CELERY_BEAT_SCHEDULE |= {}

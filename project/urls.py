@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("layers.api.urls")),
     path("api/v1/", include("vision.api.urls")),
     path("api/v1/", include("vision.attendance.api.urls")),
+    path("api/v1/engagement/", include("engagement.api.urls")),
     path("tiles/", include(tile_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

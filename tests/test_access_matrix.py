@@ -49,37 +49,16 @@ from fixtures.demo import demo_county_delete, demo_county_load
 from grid.models import AdminArea, Category, Grid, Incident, IncidentPhoto, Notification, Role, User, WorkerStatus
 from grid.services import incidents_place
 from layers.models import AuditEntry, ExportJob, ImportJob, Person, PersonCategory, Place
+from tests.access_rows import ROLES, Row, row
+from tests.engagement import matrix as engagement_matrix
 from tests.factories import AreaFactory, GridFactory, IncidentFactory, UserFactory, box
 from vision.attendance.models import FaceEnrolment, Meeting
 from vision.models import Camera, Frame
 
-ROLES = ("anonymous", "resident", "volunteer", "worker", "dispatcher", "administrator", "auditor")
 # Which demo-county object is "own" and which "foreign" for each role: suffixes of the names in World.ids.
 SIDES = {role: ("a", "x" if role in ("administrator", "auditor") else "b") for role in ROLES}
 PASSWORD = "matrix-pw-0123456789"
 IMG = "/api/v1/incidents/{incident}/photos/{photo}/"
-
-
-@dataclass(frozen=True)
-class Row:
-    method: str
-    path: str
-    expect: tuple[str, ...]  # one per role, in ROLES order
-    body: dict | None = None
-    lists: str | None = None  # the kind of object whose ids a 200 lists (see listed_ids)
-    multipart: bool = False
-    page: bool = False  # a page: a browser's session (and form posts), not a token
-
-    @property
-    def two_sided(self) -> bool:
-        text = self.path + json.dumps(self.body or {}, ensure_ascii=False)
-        return bool(re.search(r"\{(?!username|password|uuid|mine|accepted_a|lon_a|lat_a)\w+\}", text))
-
-
-def row(method: str, path: str, answers: str, **options) -> Row:
-    expect = tuple(answers.split())
-    assert len(expect) == len(ROLES), path
-    return Row(method, path, expect, **options)
 
 
 REPORT = {"lon": "{lon}", "lat": "{lat}", "category": "litter", "note": "matrix", "client_uuid": "{uuid}"}
@@ -260,6 +239,7 @@ MATRIX: list[Row] = [
         "401     404     404     200|404 200|404 200|404 200|404"),
 ]
 # fmt: on
+MATRIX += engagement_matrix.ROWS
 
 # URLs the table need not hold: the admin's own pages behind its index, the language switch, static files.
 UNLISTED = re.compile(r"^(admin/.|i18n/|static/|media/)")
@@ -398,6 +378,7 @@ def _build_world() -> World:
         user=worker_b, defaults={"on_duty": True, "location": world.points["b"], "position_at": timezone.now()}
     )
     _vision_objects(world, cameras_made)
+    engagement_matrix.build(world, grids)
 
     # personal objects: the caller's own, and another dispatcher's as the foreign one
     for role, user in [*users.items(), ("other", other_dispatcher)]:
@@ -636,6 +617,7 @@ _PLACEHOLDERS = {
     "lat": "35.2",
     "bbox": "1,1,2,2",
     "area": "610",
+    **engagement_matrix.PLACEHOLDERS,
 }
 
 HANDLERS = ("get", "post", "put", "patch", "delete")

@@ -1,0 +1,5 @@
+"""The engagement API: points."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

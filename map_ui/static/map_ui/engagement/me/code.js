@@ -1,0 +1,2 @@
+// The "code" section of /m/me/: render(element, config) fills the section's element.
+export async function render(element, config) {}

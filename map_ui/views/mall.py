@@ -1,0 +1,3 @@
+"""Party building's pages: mall."""
+
+urlpatterns: list = []
