@@ -102,6 +102,23 @@ def person_save(*, person: Person, id_card: str | None = None, phone: str | None
     return person
 
 
+def person_member_code_ensure(*, person: Person) -> str:
+    """The person's one code (一人一号), set once from the primary key: "DY…" for a party member (a category or a
+    branch), "XG…" for a gig worker outside the party; "" for anybody else."""
+    if person.member_code:
+        return person.member_code
+    categories = set(person.categories)
+    if "party_member" in categories or person.branch_id is not None:
+        prefix = "DY"
+    elif "gig_worker" in categories:
+        prefix = "XG"
+    else:
+        return ""
+    Person.objects.filter(pk=person.pk, member_code="").update(member_code=f"{prefix}{person.pk:010d}")
+    person.refresh_from_db(fields=["member_code"])
+    return person.member_code
+
+
 def person_sensitive_read(*, person: Person, user: User, reason: str) -> dict[str, str]:
     """The unmasked ID-card number, phone and birth date, for an account with clearance and a stated reason;
     audited, in the person's community."""

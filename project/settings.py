@@ -210,6 +210,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # choice sets whose field names others share (a "status" of many kinds): named after their model
+    "ENUM_NAME_OVERRIDES": {
+        "CommunityRegistrationStatusEnum": "engagement.models.community.CommunityRegistration.Status",
+        "MallOrderStatusEnum": "engagement.models.mall.MallOrder.Status",
+        "CheckInMethodEnum": "engagement.models.activities.CheckIn.Method",
+        "CheckInOwnMethodEnum": "engagement.api.checkins.OWN_METHODS",
+        "FaceEnrolmentMethodEnum": "vision.attendance.models.FaceEnrolment.Method",
+        "ActivityKindEnum": "engagement.models.activities.Activity.Kind",
+        "ActivityStatusEnum": "engagement.models.activities.Activity.Status",
+        "ActivityMediaKindEnum": "engagement.models.activities.ActivityMedia.Kind",
+        "JobStatusEnum": "layers.models.jobs.JobStatus",
+    },
 }
 
 # The basemap: an XYZ tile URL template. Empty means no basemap (the vector layers on a plain background).
@@ -322,5 +334,23 @@ CELERY_BEAT_SCHEDULE |= {
 # Frames kept per meeting as its photo record.
 VISION_MEETING_FRAMES = env.int("VISION_MEETING_FRAMES", default=3)
 
+# Community check-in and volunteering: hours credited for a resolved service request (grid records none per
+# request), how far back the sweep looks for resolved requests and reports, and "near me" for volunteer tasks.
+ENGAGEMENT_REQUEST_DEFAULT_HOURS = env.float("ENGAGEMENT_REQUEST_DEFAULT_HOURS", default=1.0)
+ENGAGEMENT_SWEEP_LOOKBACK_HOURS = env.int("ENGAGEMENT_SWEEP_LOOKBACK_HOURS", default=48)
+ENGAGEMENT_VOLUNTEER_NEAR_M = env.int("ENGAGEMENT_VOLUNTEER_NEAR_M", default=5000)
+
+# Videos of an activity's record (MP4, WebM, QuickTime) up to this size.
+ENGAGEMENT_VIDEO_MAX_BYTES = env.int("ENGAGEMENT_VIDEO_MAX_BYTES", default=50 * 1024 * 1024)
+
 # Party building (engagement/): its sweeps, one entry per part.
-CELERY_BEAT_SCHEDULE |= {}
+CELERY_BEAT_SCHEDULE |= {
+    "engagement-service-requests": {"task": "engagement.tasks.service_requests_sweep_task", "schedule": 60.0},
+    # activities that ended with a record: their organizer's points, once
+    "engagement-activities-organized": {"task": "engagement.tasks.activities_organized_task", "schedule": 600.0},
+    # face check-ins of meetings linked to an activity, as its check-ins (also enqueued as each one is recorded)
+    "engagement-face-checkins": {"task": "engagement.tasks.checkins_from_meetings_task", "schedule": 60.0},
+    # the demo's phones: fresh positions of its workers and volunteers (nothing where the demo was not loaded); a
+    # task of the demo's app, since party building may not import the demo (tests/test_dependencies.py)
+    "demo-positions": {"task": "fixtures.tasks.demo_positions_task", "schedule": 60.0},
+}

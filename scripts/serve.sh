@@ -50,6 +50,9 @@ Demo accounts (password: ${DEMO_PASSWORD:-gridline-demo}):
   dispatcher  dispatcher of a street
   worker      grid worker of one grid
   auditor     read-only auditor of the county
+  member      party member and gig worker, with points and a mall order
+  secretary   secretary of the member's party branch
+  keeper      keeper of the member's station (mall pickups)
 MSG
     ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;

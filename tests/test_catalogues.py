@@ -12,12 +12,15 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+import engagement
 import grid
 import layers
 import map_ui
 import vision
 
-APPS = {module.__name__: Path(module.__file__).resolve().parent for module in (grid, layers, map_ui, vision)}
+APPS = {
+    module.__name__: Path(module.__file__).resolve().parent for module in (engagement, grid, layers, map_ui, vision)
+}
 
 
 def po_of(app_dir: Path) -> Path:

@@ -1,5 +1,582 @@
-"""The engagement API: activities."""
+"""The engagement API: activities (public: what, who organizes it, when, where), their record (minutes, photos,
+short videos, a face check-in meeting's frames) and attendance list (names, for those who know the branch)."""
 
-from django.urls import path  # noqa: F401
+from django.contrib.gis.geos import Point
+from django.http import FileResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.fields import GeometryField
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-urlpatterns: list = []
+from engagement.access import branches, branches_run_by, person_of
+from engagement.models import Activity, ActivityMedia, CheckIn
+from engagement.selectors.activities import (
+    activities_checked_in,
+    activities_list,
+    activities_public,
+    activities_run_by,
+    activities_with_record_for,
+    activity_attendance_for,
+    activity_expected_count,
+    activity_media_of,
+)
+from engagement.services.activities import (
+    ClientUUIDConflict,
+    MediaRefused,
+    Venue,
+    activity_cancel,
+    activity_create,
+    activity_media_add,
+    activity_minutes_set,
+    activity_update,
+)
+from grid.api.common import JsonErrorsNegotiation
+from grid.api.errors import Conflict
+from grid.api.pagination import FeaturePagination
+from grid.api.params import FiniteFloatField, MomentField
+from grid.crs import CRS, to_wgs84
+from grid.models import Station
+from layers.models import Organization, Place
+from vision.attendance.selectors import meetings_for
+from vision.selectors import cameras_for
+
+# --- output -------------------------------------------------------------------------------------------------------
+
+
+class BranchRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "code", "name"]
+
+
+class ActivityFeatureSerializer(GeoFeatureModelSerializer):
+    """What anybody may know of an activity."""
+
+    location = GeometryField(precision=6)
+    branch = BranchRefSerializer(read_only=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    grid = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    invited_branches = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    distance_m = serializers.SerializerMethodField()
+    checked_in = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Activity
+        geo_field = "location"
+        fields = [
+            "id",
+            "kind",
+            "kind_display",
+            "branch",
+            "title",
+            "description",
+            "venue_name",
+            "venue_station",
+            "venue_place",
+            "venue_organization",
+            "grid",
+            "starts_at",
+            "ends_at",
+            "radius_m",
+            "grace_minutes",
+            "audience",
+            "invited_branches",
+            "cross_branch",
+            "status",
+            "meeting",
+            "distance_m",
+            "checked_in",
+        ]
+        read_only_fields = fields
+
+    def get_distance_m(self, activity: Activity) -> float | None:
+        distance = getattr(activity, "distance", None)
+        return round(distance.m, 1) if distance is not None else None
+
+    def get_checked_in(self, activity: Activity) -> bool | None:
+        """Whether the caller checked in (null for a caller who is no member of the register)."""
+        checked = self.context.get("checked_in")
+        return None if checked is None else activity.pk in checked
+
+
+class ActivityDetailSerializer(ActivityFeatureSerializer):
+    may_run = serializers.SerializerMethodField()
+    minutes = serializers.SerializerMethodField()
+    expected_count = serializers.SerializerMethodField()
+
+    class Meta(ActivityFeatureSerializer.Meta):
+        fields = [*ActivityFeatureSerializer.Meta.fields, "may_run", "minutes", "expected_count"]
+        read_only_fields = fields
+
+    def get_may_run(self, activity: Activity) -> bool:
+        return bool(self.context.get("may_run"))
+
+    def get_minutes(self, activity: Activity) -> str | None:
+        """The minutes, for those who may read the record; null for everybody else."""
+        return activity.minutes if self.context.get("may_see_record") else None
+
+    def get_expected_count(self, activity: Activity) -> int | None:
+        """How many members the audience expects; null for an activity open to all."""
+        return activity_expected_count(activity)
+
+
+class MediaSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ActivityMedia
+        fields = ["id", "kind", "content_type", "size", "sha256", "created", "url", "thumbnail_url"]
+        read_only_fields = fields
+
+    def _url(self, media: ActivityMedia, **query) -> str:
+        path = reverse("engagement:activity-media-file", kwargs={"pk": media.activity_id, "mid": media.pk})
+        suffix = "".join(f"?{k}={v}" for k, v in query.items())
+        request = self.context.get("request")
+        return request.build_absolute_uri(path + suffix) if request else path + suffix
+
+    def get_url(self, media: ActivityMedia) -> str:
+        return self._url(media)
+
+    def get_thumbnail_url(self, media: ActivityMedia) -> str | None:
+        return self._url(media, size="thumb") if media.thumbnail else None
+
+
+class FrameSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    url = serializers.URLField(help_text=_("the face check-in meeting's frame endpoint"))
+
+
+class RecordSerializer(serializers.Serializer):
+    minutes = serializers.CharField()
+    results = MediaSerializer(many=True, help_text=_("photos and videos"))
+    frames = FrameSerializer(many=True, help_text=_("frames kept by the face check-in meeting's camera"))
+
+
+class AttendanceRowSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="person.name", read_only=True)
+    home_branch = BranchRefSerializer(read_only=True, allow_null=True)
+    cross_branch = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = CheckIn
+        fields = ["id", "person", "name", "method", "at", "home_branch", "cross_branch"]
+        read_only_fields = fields
+
+
+class AttendanceSerializer(serializers.Serializer):
+    activity = serializers.IntegerField()
+    expected = serializers.IntegerField(allow_null=True, help_text=_("null: open to all members"))
+    count = serializers.IntegerField()
+    cross_branch = serializers.IntegerField(help_text=_("check-ins of members of other branches"))
+    complete = serializers.BooleanField(help_text=_("false: only your branch's members are listed"))
+    results = AttendanceRowSerializer(many=True)
+
+
+# --- input --------------------------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class _ScopedPk(serializers.PrimaryKeyRelatedField):
+    """A primary key among the rows `scope(user)` gives, the user read from the serializer's context."""
+
+    def __init__(self, scope, **kwargs):
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.scope(self.context["request"].user)
+
+
+class VenueInputSerializer(serializers.Serializer):
+    lon = FiniteFloatField(min_value=-180, max_value=180, required=False)
+    lat = FiniteFloatField(min_value=-90, max_value=90, required=False)
+    crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
+    station = serializers.PrimaryKeyRelatedField(queryset=Station.objects.all(), required=False)
+    place = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
+    organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all(), required=False)
+    venue_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    VENUE_FIELDS = ("lon", "lat", "station", "place", "organization")
+
+    def venue_of(self, attrs: dict, *, required: bool) -> Venue | None:
+        """The venue the input names (exactly one of a point, a station, a place, an organization)."""
+        given = [name for name in ("station", "place", "organization") if attrs.get(name) is not None]
+        has_point = "lon" in attrs or "lat" in attrs
+        if has_point and not ("lon" in attrs and "lat" in attrs):
+            raise serializers.ValidationError({"venue": [_("Give both lon and lat.")]})
+        if len(given) + has_point > 1:
+            raise serializers.ValidationError(
+                {"venue": [_("Give one venue: a point, a station, a place or an organization.")]}
+            )
+        if not given and not has_point:
+            if required:
+                raise serializers.ValidationError(
+                    {"venue": [_("Give the venue as lon/lat, a station, a place or an organization.")]}
+                )
+            return None
+        point = None
+        if has_point:
+            point = Point(*to_wgs84(attrs["lon"], attrs["lat"], attrs.get("crs", CRS.WGS84.value)), srid=4326)
+        return Venue(
+            point=point,
+            station=attrs.get("station"),
+            place=attrs.get("place"),
+            organization=attrs.get("organization"),
+            name=attrs.get("venue_name", ""),
+        )
+
+
+class ActivityInputSerializer(VenueInputSerializer):
+    kind = serializers.ChoiceField(choices=Activity.Kind.choices)
+    branch = _ScopedPk(branches_run_by, help_text=_("a branch you run"))
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    radius_m = serializers.IntegerField(min_value=10, max_value=5000, default=200)
+    grace_minutes = serializers.IntegerField(min_value=0, max_value=240, default=15)
+    audience = serializers.ChoiceField(choices=Activity.Audience.choices, default=Activity.Audience.BRANCH)
+    invited_branches = serializers.PrimaryKeyRelatedField(
+        queryset=branches(), many=True, required=False, help_text=_("for an audience of several branches")
+    )
+    cross_branch = serializers.BooleanField(default=True)
+    camera = _ScopedPk(cameras_for, required=False, help_text=_("make a face check-in meeting at this camera"))
+    meeting = _ScopedPk(meetings_for, required=False, help_text=_("link this face check-in meeting"))
+    client_uuid = serializers.UUIDField()
+
+    def validate(self, attrs):
+        if attrs.get("camera") is not None and attrs.get("meeting") is not None:
+            raise serializers.ValidationError({"meeting": [_("Give a camera or a meeting, not both.")]})
+        venue = self.venue_of(attrs, required=not self.partial)
+        for name in (*self.VENUE_FIELDS, "crs", "venue_name"):
+            attrs.pop(name, None)
+        if venue is not None:
+            attrs["venue"] = venue
+        return attrs
+
+
+class ActivityChangeSerializer(ActivityInputSerializer):
+    """The fields of an activity that may change (all optional); its branch and client_uuid stay."""
+
+    branch = None
+    client_uuid = None
+
+
+class ActivityListQuerySerializer(serializers.Serializer):
+    near = serializers.CharField(required=False, help_text=_("lon,lat: nearest first"))
+    crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
+    radius = serializers.IntegerField(min_value=1, max_value=100_000, required=False, help_text=_("metres"))
+    branch = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    kind = serializers.ChoiceField(choices=Activity.Kind.choices, required=False)
+    from_ = MomentField(required=False, help_text=_("ending at or after"))
+    to = MomentField(required=False, end=True, help_text=_("starting before"))
+    mine = serializers.BooleanField(default=False, help_text=_("of my branch, checked in to or expected at"))
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def validate_near(self, value: str):
+        parts = value.split(",")
+        lon_lat = FiniteFloatField()
+        try:
+            lon, lat = (lon_lat.to_internal_value(p.strip()) for p in parts)
+        except (ValueError, serializers.ValidationError) as error:
+            raise serializers.ValidationError(_("Give near as lon,lat.")) from error
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise serializers.ValidationError(_("Longitude must be within ±180 and latitude within ±90."))
+        return lon, lat
+
+    def validate(self, attrs):
+        if "radius" in attrs and "near" not in attrs:
+            raise serializers.ValidationError({"radius": [_("A radius needs near=lon,lat.")]})
+        return attrs
+
+
+class RecordInputSerializer(serializers.Serializer):
+    minutes = serializers.CharField(max_length=100_000, allow_blank=True)
+
+
+class MediaInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=_("a JPEG, PNG or WebP photo, or an MP4, WebM or QuickTime video"))
+
+
+# --- views --------------------------------------------------------------------------------------------------------
+
+
+def _public_or_404(pk: int) -> Activity:
+    activity = activities_public().filter(pk=pk).first()
+    if activity is None:
+        raise NotFound(_("No such activity."))
+    return activity
+
+
+def _runs_or_refuse(user, pk: int, *, record: bool) -> Activity:
+    """The activity `user` runs; 404 for one it may not see (its record, where `record`), 403 otherwise."""
+    activity = activities_run_by(user).filter(pk=pk).first()
+    if activity is not None:
+        return activity
+    if record and not activities_with_record_for(user).filter(pk=pk).exists():
+        raise NotFound(_("No such activity."))
+    _public_or_404(pk)
+    raise PermissionDenied(_("Only those who run the organizing branch may change this activity."))
+
+
+def _record_or_404(user, pk: int) -> Activity:
+    activity = activities_with_record_for(user).filter(pk=pk).first()
+    if activity is None:
+        raise NotFound(_("No such activity."))
+    return activity
+
+
+def _checked_in_context(user, activities) -> set[int] | None:
+    person = person_of(user)
+    if person is None:
+        return None
+    return activities_checked_in(person=person, activity_ids=[a.pk for a in activities])
+
+
+class _WritesSignedIn(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_authenticated)
+
+
+class ActivitiesApi(generics.ListAPIView):
+    """GET: activities (public), nearest first with `near`; `mine=1` for mine. POST: create one of a branch you
+    run (idempotent by client_uuid)."""
+
+    permission_classes = [_WritesSignedIn]
+    serializer_class = ActivityFeatureSerializer
+    pagination_class = FeaturePagination
+
+    def get_queryset(self):
+        params = ActivityListQuerySerializer(data={k: self.request.query_params[k] for k in self.request.query_params})
+        params.is_valid(raise_exception=True)
+        v = params.validated_data
+        if v["mine"] and not self.request.user.is_authenticated:
+            raise NotAuthenticated(_("Sign in to see your activities."))
+        near = None
+        if "near" in v:
+            near = Point(*to_wgs84(*v["near"], v["crs"]), srid=4326)
+        return activities_list(
+            user=self.request.user,
+            near=near,
+            radius_m=v.get("radius"),
+            branch_id=v.get("branch"),
+            kind=v.get("kind"),
+            since=v.get("from"),
+            until=v.get("to"),
+            mine=v["mine"],
+        ).prefetch_related("invited_branches")
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.get_queryset()
+        page = self.paginate_queryset(queryset)
+        context = {**self.get_serializer_context(), "checked_in": _checked_in_context(request.user, page)}
+        return self.get_paginated_response(ActivityFeatureSerializer(page, many=True, context=context).data)
+
+    @extend_schema(parameters=[ActivityListQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ActivityInputSerializer,
+        responses={201: ActivityDetailSerializer, 200: ActivityDetailSerializer},
+    )
+    def post(self, request):
+        if not branches_run_by(request.user).exists():
+            raise PermissionDenied(_("You run no party branch."))
+        data = ActivityInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        try:
+            activity, created = activity_create(by=request.user, **data.validated_data)
+        except ClientUUIDConflict as conflict:
+            raise Conflict(
+                {"client_uuid": [_("This client_uuid belongs to another account's activity.")]}
+            ) from conflict
+        return Response(_detail(request, activity), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _detail(request, activity: Activity) -> dict:
+    activity = activities_public().prefetch_related("invited_branches").get(pk=activity.pk)
+    user = request.user
+    context = {
+        "request": request,
+        "may_run": activities_run_by(user).filter(pk=activity.pk).exists(),
+        "may_see_record": activities_with_record_for(user).filter(pk=activity.pk).exists(),
+        "checked_in": _checked_in_context(user, [activity]),
+    }
+    return ActivityDetailSerializer(activity, context=context).data
+
+
+class ActivityDetailApi(APIView):
+    """GET: one activity (public; its minutes for those who may read its record). PATCH: change it (its runners)."""
+
+    permission_classes = [_WritesSignedIn]
+
+    @extend_schema(responses={200: ActivityDetailSerializer})
+    def get(self, request, pk: int):
+        return Response(_detail(request, _public_or_404(pk)))
+
+    @extend_schema(request=ActivityChangeSerializer, responses={200: ActivityDetailSerializer})
+    def patch(self, request, pk: int):
+        activity = _runs_or_refuse(request.user, pk, record=False)
+        data = ActivityChangeSerializer(data=request.data, partial=True, context={"request": request})
+        data.is_valid(raise_exception=True)
+        activity_update(activity=activity, by=request.user, **data.validated_data)
+        return Response(_detail(request, activity))
+
+
+class ActivityCancelApi(APIView):
+    """POST: cancel an activity you run (again: nothing changes)."""
+
+    @extend_schema(request=None, responses={200: ActivityDetailSerializer})
+    def post(self, request, pk: int):
+        activity = _runs_or_refuse(request.user, pk, record=False)
+        activity_cancel(activity=activity, by=request.user)
+        return Response(_detail(request, activity))
+
+
+class ActivityRecordApi(APIView):
+    """PATCH: the minutes of an activity you run."""
+
+    @extend_schema(request=RecordInputSerializer, responses={200: RecordSerializer})
+    def patch(self, request, pk: int):
+        activity = _runs_or_refuse(request.user, pk, record=True)
+        data = RecordInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        activity_minutes_set(activity=activity, by=request.user, **data.validated_data)
+        return Response(_record(request, activity))
+
+
+def _frames(request, activity: Activity) -> list[dict]:
+    if activity.meeting_id is None:
+        return []
+    frames = []
+    for frame in activity.meeting.frames.order_by("at", "pk"):
+        path = reverse("attendance-meeting-frame", kwargs={"pk": activity.meeting_id, "frame_id": frame.pk})
+        at = serializers.DateTimeField().to_representation(frame.at)
+        frames.append({"id": frame.pk, "at": at, "url": request.build_absolute_uri(path)})
+    return frames
+
+
+def _record(request, activity: Activity) -> dict:
+    media = MediaSerializer(activity_media_of(activity), many=True, context={"request": request}).data
+    return {"minutes": activity.minutes, "results": media, "frames": _frames(request, activity)}
+
+
+class ActivityMediaApi(APIView):
+    """GET: the record (minutes, photos and videos, the face check-in meeting's frames). POST: add a photo or
+    video (multipart `file`); the same file again answers the one stored."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses={200: RecordSerializer})
+    def get(self, request, pk: int):
+        return Response(_record(request, _record_or_404(request.user, pk)))
+
+    @extend_schema(
+        request={"multipart/form-data": MediaInputSerializer},
+        responses={201: MediaSerializer, 200: MediaSerializer},
+    )
+    def post(self, request, pk: int):
+        activity = _runs_or_refuse(request.user, pk, record=True)
+        count = sum(len(request.FILES.getlist(name)) for name in request.FILES)
+        if count > 1:
+            raise serializers.ValidationError({"file": [_("Send one file per request.")]})
+        data = MediaInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            media, created = activity_media_add(activity=activity, upload=data.validated_data["file"], by=request.user)
+        except MediaRefused as refused:
+            return Response({"file": [str(refused.message)], "detail": str(refused.message)}, status=refused.status)
+        body = MediaSerializer(media, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ActivityMediaFileApi(APIView):
+    """GET: a photo or video of an activity's record, for those who may read it; `?size=thumb` for a photo's
+    thumbnail."""
+
+    content_negotiation_class = JsonErrorsNegotiation
+
+    class InputSerializer(serializers.Serializer):
+        size = serializers.ChoiceField(choices=["full", "thumb"], required=False, default="full")
+
+    @extend_schema(
+        operation_id="api_v1_engagement_activities_media_file",
+        parameters=[OpenApiParameter("size", OpenApiTypes.STR, enum=["full", "thumb"], default="full")],
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description=_("the photo or video's bytes")),
+            404: OpenApiResponse(description=_("no such file in a record you may read")),
+        },
+    )
+    def get(self, request, pk: int, mid: int):
+        params = self.InputSerializer(data={key: request.query_params[key] for key in request.query_params})
+        params.is_valid(raise_exception=True)
+        media = (
+            ActivityMedia.objects.filter(
+                pk=mid, activity_id=pk, activity__in=activities_with_record_for(request.user).values("pk")
+            )
+            .only("pk", "file", "thumbnail", "content_type", "kind")
+            .first()
+        )
+        if media is None:
+            raise NotFound(_("No such file."))
+        thumb = params.validated_data["size"] == "thumb" and media.thumbnail
+        field = media.thumbnail if thumb else media.file
+        try:
+            stream = field.open("rb")
+        except (FileNotFoundError, ValueError) as error:
+            raise NotFound(_("No such file.")) from error
+        response = FileResponse(stream, content_type=media.content_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ActivityAttendanceApi(APIView):
+    """GET: who checked in, how and when, from which home branch: all of them for those who know the organizing
+    branch, a branch's own members for that branch."""
+
+    @extend_schema(responses={200: AttendanceSerializer})
+    def get(self, request, pk: int):
+        activity = _public_or_404(pk)
+        checkins = activity_attendance_for(user=request.user, activity=activity)
+        if checkins is None:
+            raise NotFound(_("No such activity."))
+        rows = list(checkins)
+        complete = activities_with_record_for(request.user).filter(pk=pk).exists()
+        for row in rows:
+            row.activity = activity  # cross_branch compares with the activity's branch: no query per row
+        return Response(
+            {
+                "activity": activity.pk,
+                "expected": activity_expected_count(activity),
+                "count": len(rows),
+                "cross_branch": sum(row.cross_branch for row in rows),
+                "complete": complete,
+                "results": AttendanceRowSerializer(rows, many=True).data,
+            }
+        )
+
+
+urlpatterns = [
+    path("activities/", ActivitiesApi.as_view(), name="activities"),
+    path("activities/<int:pk>/", ActivityDetailApi.as_view(), name="activity"),
+    path("activities/<int:pk>/cancel/", ActivityCancelApi.as_view(), name="activity-cancel"),
+    path("activities/<int:pk>/record/", ActivityRecordApi.as_view(), name="activity-record"),
+    path("activities/<int:pk>/media/", ActivityMediaApi.as_view(), name="activity-media"),
+    path("activities/<int:pk>/media/<int:mid>/", ActivityMediaFileApi.as_view(), name="activity-media-file"),
+    path("activities/<int:pk>/attendance/", ActivityAttendanceApi.as_view(), name="activity-attendance"),
+]

@@ -83,6 +83,8 @@ class Activity(TimeStampedModel):
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
     )
+    # The organizer's phone may resend a create: the same id answers the activity made the first time.
+    client_uuid = models.UUIDField(_("client id"), null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-starts_at", "-id"]

@@ -35,6 +35,10 @@ class CommunityRegistration(TimeStampedModel):
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     answer = models.CharField(_("answer"), max_length=300, blank=True)
     client_uuid = models.UUIDField(_("client id"), unique=True)
+    # What the acceptance gave the account so that it may claim the community's service requests: the community
+    # among its areas, the volunteer flag. Only what a registration gave is taken back when it ends.
+    granted_area = models.BooleanField(_("gave the community to the account"), default=False, editable=False)
+    granted_volunteer = models.BooleanField(_("made the account a volunteer"), default=False, editable=False)
 
     class Meta:
         ordering = ["-created"]
@@ -89,14 +93,23 @@ class VolunteerTask(TimeStampedModel):
     )
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("marked done by")
+    )
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
     )
+    client_uuid = models.UUIDField(_("client id"), unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
         verbose_name = _("volunteer task")
         verbose_name_plural = _("volunteer tasks")
+        indexes = [models.Index(fields=["status", "branch"], name="engagement_vtask_status_branch")]
+        constraints = [
+            models.CheckConstraint(condition=Q(hours__gt=0), name="engagement_vtask_hours_positive"),
+        ]
 
     def __str__(self) -> str:
         return self.title

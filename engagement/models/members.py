@@ -62,6 +62,7 @@ class BranchNotice(TimeStampedModel):
     author = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("author")
     )
+    client_uuid = models.UUIDField(_("client id"), unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-published_at", "-id"]
@@ -83,11 +84,22 @@ class MobileMemberRecord(TimeStampedModel):
     since = models.DateField(_("since"))
     until = models.DateField(_("until"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
+    client_uuid = models.UUIDField(_("client id"), unique=True, null=True, blank=True)
 
     class Meta:
-        ordering = ["person", "-since"]
+        ordering = ["person", "-since", "-id"]
         verbose_name = _("mobile member record")
         verbose_name_plural = _("mobile member records")
+        constraints = [
+            # one current record per member: recording a new one closes the previous
+            models.UniqueConstraint(
+                fields=["person"], condition=models.Q(until=None), name="engagement_one_current_whereabouts"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(until=None) | models.Q(until__gte=models.F("since")),
+                name="engagement_whereabouts_period",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.person} @ {self.community or self.location} ({self.since})"

@@ -8,6 +8,14 @@ from django.utils.translation import gettext_lazy as _
 from grid.models import User
 from layers.models import Person
 
+# The reasons of entries that no rule earns, with their display names (a rule's entry shows the rule's name).
+CORRECTION, MALL_ORDER, MALL_REFUND = "correction", "mall_order", "mall_refund"
+REASON_NAMES = {
+    CORRECTION: _("correction"),
+    MALL_ORDER: _("spent in the mall"),
+    MALL_REFUND: _("mall order cancelled: points returned"),
+}
+
 
 class PointsRule(models.Model):
     """What an event earns, with caps per day and per month (0: none). Administrators edit these."""

@@ -6,7 +6,8 @@ from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
 
-from grid.models import User, WorkerStatus
+from grid.access import AREA_ROLES
+from grid.models import AdminArea, User, WorkerStatus
 
 
 def worker_status_update(
@@ -41,3 +42,36 @@ def worker_status_update(
             status.on_duty = on_duty
         status.save()
     return status
+
+
+def volunteer_reach_grant(*, user: User, community: AdminArea) -> tuple[bool, bool]:
+    """Let `user` claim the service requests of `community` (incidents_in_reach): the community among its areas
+    and the volunteer flag. Returns (area added, flag set): what was not there before, for the caller to take back.
+
+    A dispatcher's, administrator's or auditor's areas are their access scope: such accounts get nothing here."""
+    if user.role in AREA_ROLES or user.is_superuser:
+        return False, False
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        area_added = not locked.areas.filter(pk=community.pk).exists()
+        if area_added:
+            locked.areas.add(community)
+        volunteer_set = not locked.volunteer
+        if volunteer_set:
+            User.objects.filter(pk=user.pk).update(volunteer=True)
+    user.volunteer = True
+    return area_added, volunteer_set
+
+
+def volunteer_reach_revoke(*, user: User, community: AdminArea | None = None, volunteer: bool = False) -> None:
+    """Take back what volunteer_reach_grant gave: the community from the account's areas, and (with `volunteer`)
+    the volunteer flag. Staff accounts are left as they are, as the grant left them."""
+    if user.role in AREA_ROLES or user.is_superuser:
+        return
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+        if community is not None:
+            user.areas.remove(community)
+        if volunteer:
+            User.objects.filter(pk=user.pk).update(volunteer=False)
+            user.volunteer = False

@@ -11,6 +11,9 @@ class AuditEntry(models.Model):
         UNMASKED_READ = "unmasked_read", _("unmasked read")
         EXPORT = "export", _("export")
         IMPORT = "import", _("import")
+        # written by party building (engagement), which stands on layers and shares its one audit log
+        ORGANIZER_CHECKIN = "organizer_checkin", _("check-in by an organizer")
+        POINTS_CORRECTION = "points_correction", _("points correction")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

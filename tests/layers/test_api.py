@@ -66,7 +66,7 @@ def test_anonymous_legend_shows_only_public_layers_with_their_counts(api, regist
     response = api.get("/api/v1/layers/")
     assert response.status_code == 200
     legend = {layer["name"]: layer for layer in response.json()}
-    assert set(legend) == {"places", "stations", "things", "organizations", "party_organizations"}
+    assert set(legend) == {"places", "stations", "things", "organizations", "party_organizations", "activities"}
     assert (legend["places"]["count"], legend["stations"]["count"], legend["things"]["count"]) == (2, 1, 0)
     places = legend["places"]
     assert places["group"] == "places" and places["sensitivity"] == "public" and places["geometry_field"] == "location"

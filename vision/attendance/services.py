@@ -36,6 +36,7 @@ from grid.photos import PHOTO_MAX_BYTES, photo_pixels_max
 from grid.services import notify
 from layers import crypto
 from layers.models import Person
+from vision.attendance.hooks import meeting_checkins_recorded
 from vision.attendance.models import DutyAttendance, DutySchedule, FaceEnrolment, Meeting, MeetingCheckin
 from vision.engine.faces import FaceEngine, NoFace
 from vision.models import Camera, Frame
@@ -227,6 +228,23 @@ def duties_due(*, camera: Camera, at: dt.datetime) -> list[DutySchedule]:
     return duties
 
 
+def meeting_create(
+    *,
+    title: str,
+    camera: Camera,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    members: list[Person],
+    organization=None,
+) -> Meeting:
+    """A meeting at `camera` that checks in the expected `members` by face in its window."""
+    meeting = Meeting.objects.create(
+        title=title[:200], camera=camera, organization=organization, starts_at=starts_at, ends_at=ends_at
+    )
+    meeting.members.set(members)
+    return meeting
+
+
 def meetings_due(*, camera: Camera, at: dt.datetime) -> list[Meeting]:
     return list(Meeting.objects.filter(camera=camera, starts_at__lte=at + MEETING_EARLY, ends_at__gte=at))
 
@@ -275,6 +293,8 @@ def attendance_observe(*, camera: Camera, frame: np.ndarray, at: dt.datetime | N
             present = members.get(meeting.pk, set()) & seen.recognised
             if present:
                 _meeting_seen(meeting, present, camera, frame, at, seen)
+    if seen.checkins:
+        meeting_checkins_recorded(seen.checkins)
     return seen
 
 
