@@ -265,7 +265,7 @@ class CommunitiesNearApi(APIView):
     class InputSerializer(PointQuerySerializer):
         limit = serializers.IntegerField(min_value=1, max_value=30, default=10)
 
-    @extend_schema(parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[InputSerializer], responses={200: {"type": "array", "items": {"type": "object"}}})
     def get(self, request):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
