@@ -259,13 +259,20 @@ class RosterApi(APIView):
         return Response(community_roster(community=community, user=request.user))
 
 
+class CommunityNearSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    street = serializers.CharField(allow_null=True)
+    distance_m = serializers.FloatField()
+
+
 class CommunitiesNearApi(APIView):
     """The communities nearest a point (the one it lies in first): where a member may register."""
 
     class InputSerializer(PointQuerySerializer):
         limit = serializers.IntegerField(min_value=1, max_value=30, default=10)
 
-    @extend_schema(parameters=[InputSerializer], responses={200: {"type": "array", "items": {"type": "object"}}})
+    @extend_schema(parameters=[InputSerializer], responses={200: CommunityNearSerializer(many=True)})
     def get(self, request):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
