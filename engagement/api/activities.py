@@ -16,6 +16,7 @@ from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from engagement.access import branches, branches_run_by, person_of
+from engagement.api.params import NearField
 from engagement.models import Activity, ActivityMedia, CheckIn
 from engagement.selectors.activities import (
     activities_checked_in,
@@ -272,7 +273,7 @@ class ActivityChangeSerializer(ActivityInputSerializer):
 
 
 class ActivityListQuerySerializer(serializers.Serializer):
-    near = serializers.CharField(required=False, help_text=_("lon,lat: nearest first"))
+    near = NearField(help_text=_("lon,lat: nearest first"))
     crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
     radius = serializers.IntegerField(min_value=1, max_value=100_000, required=False, help_text=_("metres"))
     branch = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
@@ -285,17 +286,6 @@ class ActivityListQuerySerializer(serializers.Serializer):
         fields = super().get_fields()
         fields["from"] = fields.pop("from_")
         return fields
-
-    def validate_near(self, value: str):
-        parts = value.split(",")
-        lon_lat = FiniteFloatField()
-        try:
-            lon, lat = (lon_lat.to_internal_value(p.strip()) for p in parts)
-        except (ValueError, serializers.ValidationError) as error:
-            raise serializers.ValidationError(_("Give near as lon,lat.")) from error
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise serializers.ValidationError(_("Longitude must be within ±180 and latitude within ±90."))
-        return lon, lat
 
     def validate(self, attrs):
         if "radius" in attrs and "near" not in attrs:

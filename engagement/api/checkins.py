@@ -1,9 +1,6 @@
 """The engagement API: check-ins at activities (by position, by the rotating code, by the organizer) and the
 organizer's rotating code."""
 
-import io
-
-import segno
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -16,6 +13,7 @@ from rest_framework.views import APIView
 
 from engagement.access import branches_known_to, person_of
 from engagement.models import Activity, CheckIn
+from engagement.qr import qr_svg
 from engagement.selectors.activities import activities_public, activities_run_by
 from engagement.selectors.checkins import activity_code
 from engagement.services.checkins import (
@@ -193,12 +191,9 @@ class ActivityCodeApi(APIView):
         now = timezone.now()
         rotating = activity_code(activity=activity, at=now)
         url = checkin_url(request, activity, rotating.code)
-        svg = io.BytesIO()
-        # a whole SVG document (with its namespace, without an XML declaration): drawn as an image or inline alike
-        segno.make(url, error="m").save(svg, kind="svg", xmldecl=False, scale=6, border=4, dark="#000", light="#fff")
         body = {
             "code": rotating.code,
-            "qr_svg": svg.getvalue().decode(),
+            "qr_svg": qr_svg(url),
             "url": url,
             "valid_for_s": rotating.valid_for_s,
             "step": rotating.step,

@@ -1,9 +1,6 @@
 """The engagement API: the station mall. Items at the nearest stations, a member's orders (placed, listed,
 cancelled) and the station keeper's confirmation of a pickup."""
 
-import math
-
-import segno
 from django.contrib.gis.geos import Point
 from django.urls import path
 from django.utils import formats, timezone
@@ -15,8 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement.access import person_of, stations_kept_by
+from engagement.api.params import NearField
 from engagement.api.points import PointsPagination, insufficient
 from engagement.models import MallItem, MallOrder
+from engagement.qr import qr_png_data_uri
 from engagement.selectors.mall import mall_items_near, mall_order_for_pickup, mall_orders_of
 from engagement.selectors.points import name_masked
 from engagement.services.mall import (
@@ -103,8 +102,7 @@ class MallOrderSerializer(serializers.ModelSerializer):
     def get_pickup_qr(self, order: MallOrder) -> str | None:
         if order.status != MallOrder.Status.ORDERED:
             return None
-        # a full QR code: segno.make would pick a Micro QR for so short a text, which few scanners read
-        return segno.make_qr(order.pickup_code, error="m").png_data_uri(scale=8, border=4)
+        return qr_png_data_uri(order.pickup_code)
 
 
 class PickupSerializer(serializers.ModelSerializer):
@@ -123,22 +121,8 @@ class PickupSerializer(serializers.ModelSerializer):
         return name_masked(order.person.name)
 
 
-class NearField(serializers.CharField):
-    default_error_messages = {"point": _("Give the point as lon,lat (e.g. 109.93,35.19).")}
-
-    def to_internal_value(self, data):
-        text = super().to_internal_value(data)
-        try:
-            lon, lat = (float(part) for part in text.split(","))
-        except ValueError:
-            self.fail("point")
-        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            self.fail("point")
-        return lon, lat
-
-
 class ItemsQuerySerializer(serializers.Serializer):
-    near = NearField(max_length=60, required=False, help_text=_("lon,lat: items at the stations nearest it"))
+    near = NearField(help_text=_("lon,lat: items at the stations nearest it"))
     crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
     stations = serializers.IntegerField(min_value=1, max_value=20, default=5, help_text=_("how many stations"))
 

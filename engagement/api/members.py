@@ -1,8 +1,5 @@
 """The engagement API: my code (一人一号), its verification by the people who scan it, and my whereabouts."""
 
-import io
-
-import segno
 from django.contrib.gis.geos import Point
 from django.urls import path
 from django.utils import timezone
@@ -16,6 +13,7 @@ from rest_framework_gis.fields import GeometryField
 
 from engagement.access import may_verify_codes, person_of
 from engagement.models import MobileMemberRecord
+from engagement.qr import qr_svg
 from engagement.selectors.members import whereabouts_of
 from engagement.services.members import (
     CodeInvalid,
@@ -32,14 +30,6 @@ from grid.api.params import FiniteFloatField, GeoJSONPointField, TextSlugRelated
 from grid.crs import CRS, to_wgs84
 from grid.models import AdminArea
 from layers.models import Person, PersonCategory
-
-QR_SCALE = 6  # pixels per module in the SVG's own units; the page scales it to fit
-
-
-def _qr_svg(payload: str) -> str:
-    out = io.BytesIO()
-    segno.make(payload, error="m").save(out, kind="svg", scale=QR_SCALE, border=4, xmldecl=False)
-    return out.getvalue().decode()
 
 
 def _person_or_403(request) -> Person:
@@ -75,7 +65,7 @@ def _code_body(issued: IssuedCode) -> dict:
     person = issued.person
     return {
         "payload": issued.payload,
-        "svg": _qr_svg(issued.payload),
+        "svg": qr_svg(issued.payload),
         "member_code": issued.member_code,
         "version": issued.version,
         "issued_at": issued.issued_at.isoformat(),

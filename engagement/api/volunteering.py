@@ -21,6 +21,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from engagement.access import branches_run_by, person_of
 from engagement.api.community import NO_PERSON, community_by_code
+from engagement.api.params import NearField
 from engagement.models import VolunteerTask
 from engagement.selectors.community import service_hours_of, volunteer_tasks_near, volunteer_tasks_visible
 from engagement.services.volunteering import TaskDenied, TaskRefused, task_cancel, task_claim, task_done, task_publish
@@ -90,28 +91,8 @@ def _context(request, person=None) -> dict:
     }
 
 
-class NearField(serializers.CharField):
-    """ "lon,lat": two finite numbers, longitude first."""
-
-    default_error_messages = {"near": _("Give near as lon,lat (two numbers, longitude first).")}
-
-    def to_internal_value(self, data):
-        text = super().to_internal_value(data)
-        parts = text.split(",")
-        if len(parts) != 2:
-            self.fail("near")
-        number = FiniteFloatField()
-        try:
-            lon, lat = (number.to_internal_value(p.strip()) for p in parts)
-        except serializers.ValidationError:
-            self.fail("near")
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            self.fail("near")
-        return lon, lat
-
-
 class ListQuerySerializer(serializers.Serializer):
-    near = NearField(max_length=60, required=False, help_text=_("lon,lat: the nearest first, within radius_m"))
+    near = NearField(help_text=_("lon,lat: the nearest first, within radius_m"))
     crs = serializers.ChoiceField(choices=[c.value for c in CRS], default=CRS.WGS84.value)
     radius_m = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
     status = serializers.ChoiceField(
