@@ -4,7 +4,8 @@ are in engagement/api/records.py."""
 from django.contrib.gis.geos import Point
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -119,6 +120,7 @@ class ActivityDetailSerializer(ActivityFeatureSerializer):
         return activity_expected_count(activity)
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class _ScopedPk(serializers.PrimaryKeyRelatedField):
     """A primary key among the rows `scope(user)` gives, the user read from the serializer's context."""
 

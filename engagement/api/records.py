@@ -5,7 +5,7 @@ from django.http import FileResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -85,7 +85,6 @@ class AttendanceSerializer(serializers.Serializer):
 # --- input --------------------------------------------------------------------------------------------------------
 
 
-@extend_schema_field(OpenApiTypes.INT)
 class RecordInputSerializer(serializers.Serializer):
     minutes = serializers.CharField(max_length=100_000, allow_blank=True)
 
