@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from engagement.models import Activity, ActivityMedia, CheckIn
 from grid.selectors import grid_containing
+from layers.admin import ReadOnlyMixin
 
 
 class ActivityMediaInline(admin.TabularInline):
@@ -41,7 +42,7 @@ class ActivityAdmin(GISModelAdmin):
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(GISModelAdmin):
+class CheckInAdmin(ReadOnlyMixin, GISModelAdmin):
     list_display = ["at", "activity", "person", "method", "home_branch", "cross_branch_shown", "recorded_by"]
     list_filter = ["method"]
     search_fields = ["person__name", "activity__title"]
@@ -51,12 +52,3 @@ class CheckInAdmin(GISModelAdmin):
     @admin.display(description=_("other branch"), boolean=True)
     def cross_branch_shown(self, checkin: CheckIn) -> bool:
         return checkin.cross_branch
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 
 from engagement.models import MallItem, MallOrder
 from engagement.services.mall import OrderConflict, mall_item_stock_add, mall_order_cancel
+from layers.admin import ReadOnlyMixin
 
 
 class MallItemAdminForm(forms.ModelForm):
@@ -46,22 +47,13 @@ class MallItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(MallOrder)
-class MallOrderAdmin(admin.ModelAdmin):
+class MallOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["ordered_at", "item", "person", "points", "status", "picked_up_at", "picked_up_by"]
     list_filter = ["status"]
     search_fields = ["pickup_code", "person__name", "item__name", "item__station__name"]
     date_hierarchy = "ordered_at"
     list_select_related = ["item__station", "person", "picked_up_by"]
     actions = ["cancel_orders"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("Cancel the selected orders (points and stock return)"))
     def cancel_orders(self, request, queryset):

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 from engagement.models import PointsEntry, PointsRule
 from engagement.selectors.points import reason_name
 from engagement.services.points import InsufficientPoints, points_correct
+from layers.admin import ReadOnlyMixin
 
 
 @admin.register(PointsRule)
@@ -26,7 +27,7 @@ class PointsRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(admin.ModelAdmin):
+class PointsEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created", "person", "amount", "reason_shown", "source", "note", "created_by"]
     list_filter = ["reason"]
     search_fields = ["person__name", "person__member_code", "idempotency_key", "source"]
@@ -37,15 +38,6 @@ class PointsEntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("reason"))
     def reason_shown(self, entry: PointsEntry) -> str:
         return reason_name(entry)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("Correct: reverse the selected entries (new entries, audited)"))
     def reverse_entries(self, request, queryset):

@@ -8,7 +8,7 @@
 /* global L */
 import {baseMap} from '../basemap.js';
 import {el, fmt, getJson, pageConfig, pageStrings, timeFormatter, withParams} from '../common.js';
-import {checkIn} from './checkin.js';
+import {checkIn, resendQueued} from './checkin.js';
 
 const config = pageConfig('activities-config');
 const strings = pageStrings('#activities-i18n');
@@ -178,6 +178,9 @@ async function codeFromAddress() {
 }
 
 document.querySelectorAll('.act-tabs button').forEach((b) => b.addEventListener('click', () => selectTab(b.dataset.tab)));
+
+// What an earlier visit left queued (offline, or closed before the answer) goes out now.
+resendQueued(checkinConfig);
 
 (async () => {
   setStatus(strings.locating);
